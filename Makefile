@@ -1,0 +1,110 @@
+# autopxe build: out-of-tree into $(BUILD), pkg-config for every library.
+# Targets: all check e2e bench fuzz asan install run clean format lint ipxe
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+CC       ?= cc
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+PKGS      := yaml-0.1 libarchive blkid libmicrohttpd jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
+CSTD     := -std=c11 -D_GNU_SOURCE
+OPT      ?= -O2 -g
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -Isrc -Irootfs-scanner $(PKG_CFLAGS) \
+             -DAUTOPXE_VERSION='"$(VERSION)"' -DAUTOPXE_DATADIR='"$(PREFIX)/share/autopxe"' \
+             -MMD -MP $(EXTRA_CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard rootfs-scanner/*.c)
+TEST_SRCS := $(wildcard tests/check_*.c)
+
+# Release objects
+OBJDIR   := $(BUILD)/obj
+LIB_OBJS := $(LIB_SRCS:%.c=$(OBJDIR)/%.o)
+# Sanitizer objects for tests
+SANDIR   := $(BUILD)/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_OBJS := $(LIB_SRCS:%.c=$(SANDIR)/%.o)
+TEST_OBJS := $(TEST_SRCS:%.c=$(SANDIR)/%.o)
+
+.PHONY: all check unit e2e bench fuzz asan install run clean format lint ipxe test integration
+all: $(BUILD)/autopxe
+
+$(OBJDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(SANDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SANFLAGS) $(CHECK_CFLAGS) -Itests -c $< -o $@
+
+$(BUILD)/autopxe: $(LIB_OBJS) $(OBJDIR)/src/main.o
+	$(CC) $(OPT) -o $@ $^ $(LDLIBS_ALL)
+
+# Sanitized binary: used by integration tests so server bugs surface there too.
+$(BUILD)/autopxe-san: $(SAN_OBJS) $(SANDIR)/src/main.o
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# The runner's suite list is generated from the check_*.c files present.
+$(BUILD)/suites.h: $(TEST_SRCS)
+	@mkdir -p $(BUILD)
+	@sed -n 's/^Suite \*\([a-z0-9_]*_suite\)(void).*/SUITE(\1)/p' $(TEST_SRCS) > $@.tmp && mv $@.tmp $@
+
+$(SANDIR)/tests/runner.o: tests/runner.c $(BUILD)/suites.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SANFLAGS) $(CHECK_CFLAGS) -I$(BUILD) -Itests -c $< -o $@
+
+$(BUILD)/check_autopxe: $(SAN_OBJS) $(TEST_OBJS) $(SANDIR)/tests/runner.o
+	$(CC) $(SANFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_ALL)
+
+unit: $(BUILD)/check_autopxe
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  CK_FORK=no $(BUILD)/check_autopxe
+
+integration: $(BUILD)/autopxe $(BUILD)/autopxe-san
+	tests/integration/run.sh $(BUILD)
+
+check: unit
+
+e2e: $(BUILD)/autopxe
+	tests/e2e/run.sh $(BUILD)
+
+bench: $(BUILD)/autopxe
+	bench/run.sh $(BUILD)
+
+asan: $(BUILD)/autopxe-san
+
+FUZZ_TIME ?= 20
+fuzz:
+	tests/fuzz/run.sh $(BUILD) $(FUZZ_TIME)
+
+ipxe:
+	embedded/build-ipxe.sh $(IPXE_ARGS)
+
+run: $(BUILD)/autopxe
+	$(BUILD)/autopxe serve $(RUN_ARGS)
+
+install: $(BUILD)/autopxe
+	install -D -m 0755 $(BUILD)/autopxe $(DESTDIR)$(PREFIX)/bin/autopxe
+	install -d $(DESTDIR)$(PREFIX)/share/autopxe/templates $(DESTDIR)$(PREFIX)/share/autopxe/ipxe
+	install -m 0644 templates/*.tmpl $(DESTDIR)$(PREFIX)/share/autopxe/templates/
+	install -D -m 0644 config.yaml.example $(DESTDIR)/etc/autopxe/config.yaml.example
+	test -e $(DESTDIR)/etc/autopxe/config.yaml || install -m 0644 config.yaml.example $(DESTDIR)/etc/autopxe/config.yaml
+	if [ -f dist/autopxe.service ]; then install -D -m 0644 dist/autopxe.service $(DESTDIR)$(PREFIX)/lib/systemd/system/autopxe.service; fi
+	if [ -f dist/autopxe.8 ]; then install -D -m 0644 dist/autopxe.8 $(DESTDIR)$(PREFIX)/share/man/man8/autopxe.8; fi
+
+format:
+	clang-format -i src/*.c src/*.h rootfs-scanner/*.c rootfs-scanner/*.h tests/*.c
+
+lint:
+	cppcheck --quiet --enable=warning,performance --std=c11 --error-exitcode=1 -Isrc -Irootfs-scanner src rootfs-scanner
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

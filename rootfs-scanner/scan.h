@@ -1,0 +1,79 @@
+/* scan.h - the rootfs scanner: walks RootfsPath/<distro>/<release>/ and builds an immutable catalog. */
+#ifndef AUTOPXE_SCAN_H
+#define AUTOPXE_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* A kernel (and its initrd) of one release.
+ * Paths are relative to the catalog root and contain no "..", no leading '/',
+ * and only "safe" bytes: [A-Za-z0-9._+~@,=-] and '/'. Files with other names are skipped
+ * (reported in catalog.skipped), so every path can be written into an iPXE script verbatim. */
+struct scan_kernel {
+	char *id;          /* boot-id kernel part: "6.1.0-21-amd64", "linux", "linux-lts", "default" */
+	char *kernel_path; /* as found, e.g. "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64" or "debian/bookworm/vmlinuz" */
+	char *kernel_real; /* the regular file it resolves to (symlinks resolved, inside the root) */
+	char *initrd_path; /* as found, or NULL when the kernel has no initrd */
+	char *initrd_real;
+	uint64_t kernel_size, initrd_size;
+	int is_default; /* 1 for the unversioned-symlink "default" entry */
+};
+
+struct scan_kv {
+	char *key;
+	char *value;
+};
+
+struct scan_release {
+	char *name;        /* "bookworm" */
+	char *path;        /* relative to root: "debian/bookworm" */
+	char *pretty_name; /* os-release PRETTY_NAME, or NULL */
+	struct scan_kv *osrel; /* every os-release key (ID, VERSION_ID, ...), file order */
+	size_t n_osrel;
+	struct scan_kernel *kernels; /* versioned kernels, newest first (kver_cmp); kernels[0] is "latest" */
+	size_t n_kernels;
+	struct scan_kernel *default_kernel; /* unversioned symlink pair, or NULL */
+};
+
+struct scan_distro {
+	char *name;
+	struct scan_release *releases; /* sorted by name (strcmp) */
+	size_t n_releases;
+};
+
+struct scan_skip {
+	char *path;   /* relative to root (sanitised) */
+	char *reason; /* "dangling symlink", "symlink leaves the root", "kernel has no initrd", ... */
+};
+
+struct catalog {
+	char *root; /* absolute path the scan was made of */
+	struct scan_distro *distros; /* sorted by name (strcmp) */
+	size_t n_distros;
+	struct scan_skip *skipped;
+	size_t n_skipped;
+	size_t n_releases, n_kernels; /* totals */
+	uint64_t scan_us;             /* how long the scan took */
+};
+
+/* Scan `root`. Fails (-errno, message in err) only when root itself cannot be opened;
+ * anything odd below it is skipped and recorded. Caller frees with catalog_free(). */
+int scan_rootfs(const char *root, struct catalog **out, char *err, size_t errlen);
+void catalog_free(struct catalog *cat);
+
+/* Kernel-version order: <0 when a is older than b, 0 equal, >0 newer.
+ * Numeric runs compare as numbers (6.10 > 6.9, 6.1.0-21 > 6.1.0-9); "-rcN" sorts before the
+ * release it precedes (6.2-rc3 < 6.2); plain words compare as text. Total order; pure. */
+int kver_cmp(const char *a, const char *b);
+
+/* Lookups (borrowed pointers, valid while cat lives). */
+const struct scan_distro *catalog_distro(const struct catalog *cat, const char *distro);
+const struct scan_release *catalog_release(const struct catalog *cat, const char *distro, const char *release);
+/* kernel id may be a version id, "latest" (newest versioned) or "default". */
+const struct scan_kernel *release_kernel(const struct scan_release *rel, const char *id);
+
+/* Print the catalog as a table (json=0) or JSON (json=1) to f. */
+void catalog_print(const struct catalog *cat, FILE *f, int json);
+
+#endif

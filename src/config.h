@@ -1,0 +1,105 @@
+/* config.h - config.yaml (AutoPXE format plus autopxe's optional keys), loaded with libyaml. */
+#ifndef AUTOPXE_CONFIG_H
+#define AUTOPXE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "log.h"
+
+/* One ordered key/value pair with where it was written. */
+struct cfg_kv {
+	char *key;
+	char *value;
+	int line, col; /* 1-based position of the key in the file */
+};
+
+struct cfg_host {
+	uint8_t mac[6];
+	char *boot_id; /* as written: distro/release/kernel/template */
+	int line, col;
+};
+
+/* A listen address: "off", "ADDR:PORT", "[V6ADDR]:PORT", ":PORT" (all addresses). */
+struct listen_spec {
+	int enabled;
+	char host[64]; /* numeric address; "" = any (0.0.0.0) */
+	uint16_t port;
+};
+
+enum menu_action {
+	ACTION_DEFAULT, /* boot the host's default entry */
+	ACTION_EXIT,    /* `exit` back to firmware: next boot device */
+	ACTION_REBOOT,
+	ACTION_SHELL,
+	ACTION_MENU, /* go back to the main menu (timeout disabled) */
+};
+
+struct config {
+	char *path; /* file it was loaded from, "<builtin>" for defaults */
+	int version;
+	char *default_distro; /* DefaultDistro boot id, may be NULL */
+	int default_line, default_col;
+	char *rootfs_path; /* RootfsPath, trailing '/' removed (except "/") */
+	struct cfg_kv *env; /* Env, YAML order */
+	size_t n_env;
+	struct cfg_kv *templates; /* CmdlineTemplates, YAML order */
+	size_t n_templates;
+	struct cfg_host *hosts; /* HostDefaults, normalised MACs, unique */
+	size_t n_hosts;
+
+	struct listen_spec tftp_listen; /* TFTPListen, default 0.0.0.0:69 */
+	struct listen_spec http_listen; /* HTTPListen, default 0.0.0.0:80 */
+	char *http_base_url;            /* HTTPBaseURL, NULL = derive from the request's local address */
+
+	unsigned menu_timeout_ms;       /* MenuTimeout, default 10000; 0 = wait forever */
+	char *menu_title;               /* MenuTitle, default "AutoPXE boot menu" */
+	enum menu_action timeout_action; /* TimeoutAction: default|exit|reboot|shell (default: default) */
+	enum menu_action failure_action; /* FailureAction: exit|reboot|shell|menu (default: exit) */
+	unsigned boot_retries;          /* BootRetries, default 2: extra tries of a failed boot */
+	unsigned retry_delay_ms;        /* RetryDelay (ms), default 3000 */
+
+	char *static_dir;    /* StaticDir, NULL = none */
+	char *ipxe_dir;      /* IPXEDir, default AUTOPXE_DATADIR "/ipxe" */
+	char *templates_dir; /* TemplatesDir, NULL = search ./templates then AUTOPXE_DATADIR "/templates" */
+	char *iso_dir;       /* ISOPath, NULL = RootfsPath/iso */
+	char *user;          /* User to drop to when started as root, default "nobody"; "root" keeps root */
+	enum log_level log_level; /* LogLevel: error|warn|info|debug, default info */
+	int watch;                /* Watch: reload on file changes, default true */
+
+	unsigned tftp_max_blksize;  /* TFTPMaxBlockSize, default 1468 (8..65464) */
+	unsigned tftp_max_window;   /* TFTPMaxWindowSize, default 64 (1..65535) */
+	unsigned tftp_timeout_ms;   /* TFTPTimeout, first retransmit timeout, default 1000 */
+	unsigned tftp_retries;      /* TFTPRetries, default 6 */
+	unsigned tftp_max_sessions; /* TFTPMaxSessions, default 4096 */
+	unsigned tftp_max_per_client; /* TFTPMaxPerClient, default 32 */
+
+	unsigned http_max_conns;      /* HTTPMaxConnections, default 2048 */
+	unsigned http_max_per_client; /* HTTPMaxPerClient, default 64 */
+	unsigned http_timeout_s;      /* HTTPTimeout (s), default 30 */
+	unsigned http_threads;        /* HTTPThreads, default 0 = number of cores */
+	int allow_remote_reload;      /* AllowRemoteReload, default false */
+};
+
+/* Load from a file. On success (no errors; warnings allowed) returns 0 and *out.
+ * On any error returns -EINVAL (or -errno when the file cannot be read), *out = NULL,
+ * and every problem is in d with file:line:col. Never exits, never crashes on input. */
+int config_load_file(const char *path, struct config **out, struct diag *d);
+/* Same from a memory buffer; `name` is used as the file name in diagnostics. */
+int config_load_buffer(const char *buf, size_t len, const char *name, struct config **out, struct diag *d);
+/* A config with every default set and no templates/hosts (caller frees). */
+struct config *config_new_default(void);
+void config_free(struct config *c);
+
+/* Parse a listen spec ("off", "0.0.0.0:69", "[::]:69", ":8080", "127.0.0.1:6969"). 0 or -EINVAL. */
+int listen_parse(const char *s, struct listen_spec *out);
+/* Format back as text ("off", "0.0.0.0:69", "[::1]:69"). */
+void listen_format(const struct listen_spec *l, char *buf, size_t len);
+
+/* Lookups; return borrowed pointers valid while c lives, or NULL. */
+const char *config_env(const struct config *c, const char *name);
+const char *config_template(const struct config *c, const char *name);
+const struct cfg_host *config_host(const struct config *c, const uint8_t mac[6]);
+
+#endif

@@ -1,0 +1,39 @@
+/* metrics.h - process-wide counters (lock-free atomics) and their Prometheus text rendering. */
+#ifndef AUTOPXE_METRICS_H
+#define AUTOPXE_METRICS_H
+
+#include <stdint.h>
+
+#include "util.h"
+
+enum tftp_outcome {
+	TFTP_OUT_OK,
+	TFTP_OUT_NOT_FOUND,
+	TFTP_OUT_DENIED,   /* refused name, write request */
+	TFTP_OUT_TIMEOUT,  /* client vanished, retries exhausted */
+	TFTP_OUT_ABORTED,  /* client sent ERROR */
+	TFTP_OUT_BUSY,     /* refused over a session cap */
+	TFTP_OUT_BAD_REQUEST,
+	TFTP_OUT_IO_ERROR,
+	TFTP_OUT_MAX
+};
+const char *tftp_outcome_name(enum tftp_outcome o);
+
+/* TFTP: one call per finished transfer (or refused request). */
+void metrics_tftp_done(enum tftp_outcome o, uint64_t bytes, unsigned blksize, unsigned windowsize,
+                       unsigned retransmits);
+void metrics_tftp_active(int delta);
+void metrics_tftp_menu(void);
+
+/* HTTP: route is a short static name ("menu", "file", "metrics", "healthz", "api", "other"). */
+void metrics_http_request(const char *route, unsigned status, uint64_t bytes);
+void metrics_http_active(int delta);
+
+/* Snapshot/reload bookkeeping. */
+void metrics_reload(int ok, uint64_t scan_us, uint64_t releases, uint64_t kernels);
+void metrics_config_error(void);
+
+/* Append the Prometheus exposition text to out. 0 or -ENOMEM. */
+int metrics_render(sbuf *out);
+
+#endif

@@ -1,0 +1,66 @@
+/* render.h - the #!ipxe menu renderer: boot ids, ${var} cmdline expansion, menu templates. */
+#ifndef AUTOPXE_RENDER_H
+#define AUTOPXE_RENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "diag.h"
+#include "scan.h"
+#include "util.h"
+
+struct menu_templates; /* compiled menu templates (opaque) */
+
+/* Load and compile the menu templates from dir (main.ipxe.tmpl, distro.ipxe.tmpl, ...; see
+ * templates/README.md). dir == NULL: use the copies compiled into the binary.
+ * Errors (with file:line:col) go to d; returns NULL on error. Free with menu_templates_free(). */
+struct menu_templates *menu_templates_load(const char *dir, struct diag *d);
+void menu_templates_free(struct menu_templates *t);
+
+/* A resolved boot id distro/release/kernel/template. Borrowed pointers into cfg/cat. */
+struct boot_target {
+	const struct scan_distro *distro;
+	const struct scan_release *release;
+	const struct scan_kernel *kernel;
+	const struct cfg_kv *tmpl;
+	const char *kernel_word; /* the kernel part as written ("latest", "default" or a version) */
+};
+/* Resolve "distro/release/kernel/template". 0, or -ENOENT with a reason in why. */
+int boot_id_resolve(const struct config *cfg, const struct catalog *cat, const char *id, struct boot_target *out,
+                    char *why, size_t whylen);
+
+/* Warn (into d, with the config's file:line:col) about DefaultDistro/HostDefaults targets
+ * that do not resolve in cat. */
+void render_check_targets(const struct config *cfg, const struct catalog *cat, struct diag *d);
+
+/* Expand ${name} in tmpl: first from `builtins` (NULL-terminated name/value pairs), then cfg Env,
+ * then the process environment; unknown names are copied through untouched for iPXE.
+ * Returns 0 or -ENOMEM. Pure apart from getenv(). */
+int expand_vars(const char *tmpl, const char *const *builtins, const struct config *cfg, sbuf *out);
+
+/* True (1) when s is safe to place in an iPXE script line: no control bytes, no newline. */
+int ipxe_safe_value(const char *s);
+
+enum render_proto { RENDER_TFTP, RENDER_HTTP };
+
+struct render_client {
+	uint8_t mac[6];
+	const char *ip;        /* client IP as text, "" if unknown */
+	enum render_proto via; /* protocol the menu was fetched over */
+	const char *file_base; /* NULL: kernel/initrd paths relative to the script; else an absolute
+	                          prefix ending in '/', e.g. "http://192.0.2.1:80/" */
+};
+
+/* Recognise a menu request name: "autopxe-<mac>", "autopxe/<mac>", each optionally followed by
+ * "/<distro>" (a submenu). A leading '/' or '\' is tolerated. Any MAC spelling of mac_parse().
+ * Returns 1 (menu request; mac and submenu filled, submenu "" for the main menu), 0 (not a menu
+ * name), -EINVAL (menu prefix but bad MAC or submenu). Pure. */
+int menu_request_parse(const char *name, size_t len, uint8_t mac[6], char *submenu, size_t sublen);
+
+/* Render the script for a client: submenu NULL/"" = main menu, else one distro's submenu.
+ * Deterministic: identical inputs give identical bytes. 0, -ENOENT (unknown submenu), -ENOMEM. */
+int render_menu(const struct config *cfg, const struct catalog *cat, const struct menu_templates *t,
+                const struct render_client *cl, const char *submenu, sbuf *out);
+
+#endif
