@@ -22,6 +22,7 @@ LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm
 
 LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard rootfs-scanner/*.c)
 TEST_SRCS := $(wildcard tests/check_*.c)
+IT_SRCS   := $(wildcard tests/it_*.c)
 
 # Release objects
 OBJDIR   := $(BUILD)/obj
@@ -31,6 +32,7 @@ SANDIR   := $(BUILD)/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_OBJS := $(LIB_SRCS:%.c=$(SANDIR)/%.o)
 TEST_OBJS := $(TEST_SRCS:%.c=$(SANDIR)/%.o)
+IT_OBJS   := $(IT_SRCS:%.c=$(SANDIR)/%.o) $(SANDIR)/tests/itest.o
 
 .PHONY: all check unit e2e bench fuzz asan install run clean format lint ipxe test integration
 all: $(BUILD)/autopxe
@@ -62,12 +64,25 @@ $(SANDIR)/tests/runner.o: tests/runner.c $(BUILD)/suites.h
 $(BUILD)/check_autopxe: $(SAN_OBJS) $(TEST_OBJS) $(SANDIR)/tests/runner.o
 	$(CC) $(SANFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_ALL)
 
+$(BUILD)/it/suites.h: $(IT_SRCS)
+	@mkdir -p $(BUILD)/it
+	@sed -n 's/^Suite \*\([a-z0-9_]*_suite\)(void).*/SUITE(\1)/p' $(IT_SRCS) /dev/null > $@.tmp && mv $@.tmp $@
+
+$(SANDIR)/tests/it_runner.o: tests/runner.c $(BUILD)/it/suites.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SANFLAGS) $(CHECK_CFLAGS) -I$(BUILD)/it -Itests -c $< -o $@
+
+# Integration suites are black-box: they link only the shared helpers, not the server.
+$(BUILD)/check_integration: $(IT_OBJS) $(SANDIR)/tests/it_runner.o $(SANDIR)/src/util.o $(SANDIR)/src/mac.o
+	$(CC) $(SANFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_ALL)
+
 unit: $(BUILD)/check_autopxe
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  CK_FORK=no $(BUILD)/check_autopxe
 
-integration: $(BUILD)/autopxe $(BUILD)/autopxe-san
-	tests/integration/run.sh $(BUILD)
+integration: $(BUILD)/autopxe-san $(BUILD)/check_integration
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 CK_FORK=yes CK_DEFAULT_TIMEOUT=300 \
+	  AUTOPXE_BIN=$(abspath $(BUILD)/autopxe-san) $(BUILD)/check_integration
 
 check: unit
 

@@ -43,6 +43,11 @@ void snapshot_unref(struct snapshot *s);
  * the reference to the previous one; requests in flight keep theirs. */
 struct snapshot *snapshot_current(void);
 void snapshot_publish(struct snapshot *s);
+/* Outcome of the last reload, for /healthz and /metrics: returns 0 when it succeeded (or none was
+ * tried), else 1 and copies the error text into msg. snapshot_set_last_error(NULL) clears it. Thread-safe. */
+int snapshot_last_error(char *msg, size_t len);
+void snapshot_set_last_error(const char *msg);
+
 /* Drop the current snapshot (at shutdown). */
 void snapshot_clear(void);
 
