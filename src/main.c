@@ -1,0 +1,470 @@
+/* main.c - the autopxe command line: serve, scan, render, check-config, version. */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "demo.h"
+#include "diag.h"
+#include "http_server.h"
+#include "log.h"
+#include "mac.h"
+#include "metrics.h"
+#include "render.h"
+#include "snapshot.h"
+#include "tftp_server.h"
+#include "util.h"
+#include "watch.h"
+
+/* Exit codes (documented in --help and README). */
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3 };
+
+static const char usage_text[] =
+    "Usage: autopxe [OPTIONS] COMMAND [ARGS]\n"
+    "\n"
+    "Network-boot server: scans RootfsPath for kernels, serves per-MAC iPXE menus, kernels and\n"
+    "initrds over TFTP and HTTP.\n"
+    "\n"
+    "Commands:\n"
+    "  serve                 run the TFTP and HTTP servers (default command)\n"
+    "  scan [--json]         print what the rootfs scanner finds, and what it skipped and why\n"
+    "  render --mac MAC [--ip ADDR] [--via http|tftp] [--server-ip ADDR] [DISTRO]\n"
+    "                        print exactly the script a client with MAC gets (DISTRO: a submenu)\n"
+    "  check-config          load config, scan and templates; print every error/warning\n"
+    "  version               print the version\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config PATH     config file (default ./config.yaml, then /etc/autopxe/config.yaml;\n"
+    "                        with neither, a built-in demo tree and config are generated)\n"
+    "      --tftp-listen A   TFTP address:port or 'off' (overrides TFTPListen; default 0.0.0.0:69)\n"
+    "      --http-listen A   HTTP address:port or 'off' (overrides HTTPListen; default 0.0.0.0:80)\n"
+    "      --templates DIR   menu template directory (overrides TemplatesDir)\n"
+    "      --log-level L     error|warn|info|debug (overrides LogLevel)\n"
+    "      --json            scan: JSON output\n"
+    "  -m, --mac MAC         render: client MAC in any common spelling\n"
+    "      --ip ADDR         render: client IP shown in the menu\n"
+    "      --via PROTO       render: protocol the menu is fetched over (http: relative file paths;\n"
+    "                        tftp: kernels over HTTP when HTTP is on) [http]\n"
+    "      --server-ip ADDR  render --via tftp: the server address the request came in on\n"
+    "  -h, --help            this text\n"
+    "  -V, --version         print the version\n"
+    "\n"
+    "Signals (serve): SIGHUP reloads config and rescans; SIGTERM/SIGINT stop cleanly.\n"
+    "Exit status: 0 ok, 1 runtime error (bind, I/O), 2 usage error, 3 invalid config.\n";
+
+struct opts {
+	const char *config;
+	const char *tftp_listen, *http_listen, *templates, *log_level;
+	const char *mac, *ip, *via, *server_ip;
+	int json;
+	int demo; /* config was generated */
+	char cfgbuf[1100];
+};
+
+static struct snapshot_source g_src;
+static pthread_mutex_t g_reload_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void print_diag(const struct diag *d, FILE *f)
+{
+	char buf[2400];
+	for (size_t i = 0; i < d->n; i++) {
+		diag_format(&d->items[i], buf, sizeof buf);
+		fprintf(f, "%s\n", buf);
+	}
+}
+
+static int resolve_config(struct opts *o)
+{
+	if (o->config)
+		return 0;
+	if (access("config.yaml", F_OK) == 0) {
+		o->config = "config.yaml";
+		return 0;
+	}
+	if (access("/etc/autopxe/config.yaml", F_OK) == 0) {
+		o->config = "/etc/autopxe/config.yaml";
+		return 0;
+	}
+	char dir[900];
+	demo_default_dir(dir, sizeof dir);
+	int rc = demo_prepare(dir, o->cfgbuf, sizeof o->cfgbuf);
+	if (rc) {
+		fprintf(stderr, "autopxe: no config found and the demo tree in %s cannot be made: %s\n", dir, strerror(-rc));
+		return rc;
+	}
+	o->config = o->cfgbuf;
+	o->demo = 1;
+	fprintf(stderr, "autopxe: no config.yaml found: using the built-in demo (%s)\n", o->config);
+	return 0;
+}
+
+static struct snapshot *build_or_report(struct diag *d)
+{
+	struct snapshot *s = snapshot_build(&g_src, d);
+	print_diag(d, stderr);
+	return s;
+}
+
+/* Rebuild and publish; the old snapshot stays on failure. Called from SIGHUP, the watcher and the API. */
+static int do_reload(char *msg, size_t len)
+{
+	pthread_mutex_lock(&g_reload_lock);
+	struct diag d;
+	diag_init(&d);
+	uint64_t t0 = now_us();
+	struct snapshot *s = snapshot_build(&g_src, &d);
+	int rc = 0;
+	if (!s) {
+		diag_log(&d);
+		char first[1024] = "reload failed";
+		for (size_t i = 0; i < d.n; i++) {
+			if (d.items[i].sev == DIAG_ERROR) {
+				diag_format(&d.items[i], first, sizeof first);
+				break;
+			}
+		}
+		metrics_config_error();
+		metrics_reload(0, 0, 0, 0);
+		snapshot_set_last_error(first);
+		log_error("reload failed, still serving the previous snapshot: %s", first);
+		if (msg)
+			snprintf(msg, len, "%s", first);
+		rc = -1;
+	} else {
+		diag_log(&d);
+		log_set_level(s->cfg->log_level);
+		struct snapshot *old = snapshot_current();
+		if (old && (memcmp(&old->cfg->tftp_listen, &s->cfg->tftp_listen, sizeof s->cfg->tftp_listen) ||
+		            memcmp(&old->cfg->http_listen, &s->cfg->http_listen, sizeof s->cfg->http_listen)))
+			log_warn("TFTPListen/HTTPListen changed: listen addresses take effect at the next restart");
+		snapshot_unref(old);
+		size_t nd = s->cat->n_distros, nr = s->cat->n_releases, nk = s->cat->n_kernels;
+		snapshot_publish(s);
+		snapshot_set_last_error(NULL);
+		log_info("reloaded: %zu distros, %zu releases, %zu kernels in %.1f ms", nd, nr, nk,
+		         (double)(now_us() - t0) / 1000.0);
+		if (msg)
+			snprintf(msg, len, "reloaded: %zu distros, %zu releases, %zu kernels", nd, nr, nk);
+	}
+	diag_free(&d);
+	pthread_mutex_unlock(&g_reload_lock);
+	return rc;
+}
+
+static int drop_privileges(const char *user)
+{
+	if (geteuid() != 0 || !user || !*user || strcmp(user, "root") == 0)
+		return 0;
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		log_error("User '%s' does not exist: cannot drop root privileges (set User: root to keep them)", user);
+		return -1;
+	}
+	if (setgroups(0, NULL) != 0 && errno != EPERM)
+		return log_error("setgroups: %s", strerror(errno)), -1;
+	if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 || setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
+		if (errno == EPERM) { /* some container runtimes forbid it; we keep running, loudly */
+			log_warn("cannot switch to user '%s' (%s): continuing as uid %u", user, strerror(errno),
+			         (unsigned)getuid());
+			return 0;
+		}
+		return log_error("cannot switch to user '%s': %s", user, strerror(errno)), -1;
+	}
+	log_info("dropped privileges to %s (uid %u, gid %u)", user, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+	return 0;
+}
+
+static int cmd_serve(struct opts *o)
+{
+	struct diag d;
+	diag_init(&d);
+	struct snapshot *s = build_or_report(&d);
+	diag_free(&d);
+	if (!s)
+		return EXIT_CONFIG;
+	if (!o->log_level)
+		log_set_level(s->cfg->log_level);
+	/* Block the signals we handle before any thread starts, so every thread inherits the mask. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+
+	struct tftp_server *tftp = NULL;
+	struct http_server *http = NULL;
+	char err[512], buf[128];
+	const struct config *c = s->cfg;
+	if (c->tftp_listen.enabled && tftp_server_open(&c->tftp_listen, &tftp, err, sizeof err) != 0) {
+		log_error("TFTP: %s", err);
+		goto fail;
+	}
+	if (c->http_listen.enabled && http_server_open(&c->http_listen, c, &http, err, sizeof err) != 0) {
+		log_error("HTTP: %s", err);
+		goto fail;
+	}
+	if (!tftp && !http) {
+		log_error("both TFTPListen and HTTPListen are off: nothing to serve");
+		goto fail;
+	}
+	if (drop_privileges(c->user) != 0)
+		goto fail;
+	int watch_fd = c->watch ? watch_open(s) : -1;
+	snapshot_publish(s);
+	s = NULL;
+	if (tftp && tftp_server_start(tftp) != 0)
+		goto fail;
+	if (http) {
+		http_server_set_reload(http, do_reload);
+		if (http_server_start(http) != 0)
+			goto fail;
+	}
+	{
+		struct snapshot *cur = snapshot_current();
+		if (tftp) {
+			struct listen_spec l = cur->cfg->tftp_listen;
+			l.port = (uint16_t)tftp_server_port(tftp);
+			listen_format(&l, buf, sizeof buf);
+			log_info("TFTP listening on %s", buf);
+		}
+		if (http) {
+			struct listen_spec l = cur->cfg->http_listen;
+			l.port = (uint16_t)http_server_port(http);
+			listen_format(&l, buf, sizeof buf);
+			log_info("HTTP listening on %s", buf);
+		}
+		snapshot_unref(cur);
+	}
+	if (o->demo)
+		log_info("demo: try  curl http://127.0.0.1:%u/autopxe-bc2411b01ade  or  "
+		         "curl tftp://127.0.0.1:%u/autopxe-525400123456",
+		         http ? http_server_port(http) : 0, tftp ? tftp_server_port(tftp) : 0);
+	log_info("autopxe %s serving (pid %d)", AUTOPXE_VERSION, (int)getpid());
+
+	uint64_t reload_due = 0; /* debounce for file-change reloads */
+	for (;;) {
+		struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = watch_fd, .events = POLLIN}};
+		int timeout = -1;
+		if (reload_due) {
+			uint64_t now = now_ms();
+			timeout = reload_due > now ? (int)(reload_due - now) : 0;
+		}
+		int n = poll(p, watch_fd >= 0 ? 2 : 1, timeout);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (reload_due && now_ms() >= reload_due) {
+			reload_due = 0;
+			log_info("files changed: reloading");
+			do_reload(NULL, 0);
+			struct snapshot *cur = snapshot_current();
+			if (watch_fd >= 0 && cur)
+				watch_update(watch_fd, cur);
+			snapshot_unref(cur);
+		}
+		if (n > 0 && watch_fd >= 0 && (p[1].revents & POLLIN)) {
+			if (watch_drain(watch_fd) > 0 && !reload_due)
+				reload_due = now_ms() + WATCH_DEBOUNCE_MS;
+		}
+		if (n > 0 && (p[0].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si)
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				log_info("SIGHUP: reloading");
+				do_reload(NULL, 0);
+				struct snapshot *cur = snapshot_current();
+				if (watch_fd >= 0 && cur)
+					watch_update(watch_fd, cur);
+				snapshot_unref(cur);
+			} else {
+				log_info("signal %u: shutting down", si.ssi_signo);
+				break;
+			}
+		}
+	}
+	if (http)
+		http_server_stop(http);
+	if (tftp)
+		tftp_server_stop(tftp);
+	http_server_free(http);
+	tftp_server_free(tftp);
+	if (watch_fd >= 0)
+		close(watch_fd);
+	snapshot_clear();
+	close(sfd);
+	log_info("stopped");
+	return EXIT_OK;
+fail:
+	if (http)
+		http_server_stop(http);
+	if (tftp)
+		tftp_server_stop(tftp);
+	http_server_free(http);
+	tftp_server_free(tftp);
+	snapshot_unref(s);
+	snapshot_clear();
+	if (sfd >= 0)
+		close(sfd);
+	return EXIT_RUNTIME;
+}
+
+static int cmd_scan(struct opts *o)
+{
+	struct diag d;
+	diag_init(&d);
+	struct snapshot *s = build_or_report(&d);
+	diag_free(&d);
+	if (!s)
+		return EXIT_CONFIG;
+	catalog_print(s->cat, stdout, o->json);
+	snapshot_unref(s);
+	return EXIT_OK;
+}
+
+static int cmd_render(struct opts *o, const char *submenu)
+{
+	uint8_t mac[6];
+	if (!o->mac) {
+		fprintf(stderr, "autopxe: render needs --mac MAC\n");
+		return EXIT_USAGE;
+	}
+	if (mac_parse_str(o->mac, mac) != 0) {
+		fprintf(stderr, "autopxe: '%s' is not a MAC address\n", o->mac);
+		return EXIT_USAGE;
+	}
+	int via_tftp = 0;
+	if (o->via && strcmp(o->via, "tftp") == 0)
+		via_tftp = 1;
+	else if (o->via && strcmp(o->via, "http") != 0) {
+		fprintf(stderr, "autopxe: --via takes http or tftp\n");
+		return EXIT_USAGE;
+	}
+	struct diag d;
+	diag_init(&d);
+	struct snapshot *s = build_or_report(&d);
+	diag_free(&d);
+	if (!s)
+		return EXIT_CONFIG;
+	char base[512] = "";
+	if (via_tftp)
+		snapshot_http_base(s, o->server_ip ? o->server_ip : "", 0, base, sizeof base);
+	struct render_client cl = {.ip = o->ip ? o->ip : "", .via = via_tftp ? RENDER_TFTP : RENDER_HTTP,
+	                           .file_base = base[0] ? base : NULL};
+	memcpy(cl.mac, mac, 6);
+	sbuf out = SBUF_INIT;
+	int rc = render_menu(s->cfg, s->cat, s->tmpl, &cl, submenu, &out);
+	int ret = EXIT_OK;
+	if (rc == -ENOENT) {
+		fprintf(stderr, "autopxe: no distro '%s' in the catalog\n", submenu ? submenu : "");
+		ret = EXIT_USAGE;
+	} else if (rc) {
+		fprintf(stderr, "autopxe: render failed: %s\n", strerror(-rc));
+		ret = EXIT_RUNTIME;
+	} else {
+		fwrite(out.data, 1, out.len, stdout);
+	}
+	sbuf_free(&out);
+	snapshot_unref(s);
+	return ret;
+}
+
+static int cmd_check(void)
+{
+	struct diag d;
+	diag_init(&d);
+	struct snapshot *s = snapshot_build(&g_src, &d);
+	print_diag(&d, stdout);
+	int ret = s ? EXIT_OK : EXIT_CONFIG;
+	if (s)
+		printf("%s: ok (%zu distros, %zu releases, %zu kernels, %zu warnings)\n", s->cfg->path, s->cat->n_distros,
+		       s->cat->n_releases, s->cat->n_kernels, s->warnings.n);
+	snapshot_unref(s);
+	diag_free(&d);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_TFTP = 256, O_HTTP, O_TEMPLATES, O_LOG, O_JSON, O_IP, O_VIA, O_SERVER_IP };
+	static const struct option lopts[] = {
+	    {"config", required_argument, NULL, 'c'},      {"tftp-listen", required_argument, NULL, O_TFTP},
+	    {"http-listen", required_argument, NULL, O_HTTP}, {"templates", required_argument, NULL, O_TEMPLATES},
+	    {"log-level", required_argument, NULL, O_LOG}, {"json", no_argument, NULL, O_JSON},
+	    {"mac", required_argument, NULL, 'm'},         {"ip", required_argument, NULL, O_IP},
+	    {"via", required_argument, NULL, O_VIA},       {"server-ip", required_argument, NULL, O_SERVER_IP},
+	    {"help", no_argument, NULL, 'h'},              {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct opts o;
+	memset(&o, 0, sizeof o);
+	int c;
+	while ((c = getopt_long(argc, argv, "c:m:hV", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o.config = optarg; break;
+		case O_TFTP: o.tftp_listen = optarg; break;
+		case O_HTTP: o.http_listen = optarg; break;
+		case O_TEMPLATES: o.templates = optarg; break;
+		case O_LOG: o.log_level = optarg; break;
+		case O_JSON: o.json = 1; break;
+		case 'm': o.mac = optarg; break;
+		case O_IP: o.ip = optarg; break;
+		case O_VIA: o.via = optarg; break;
+		case O_SERVER_IP: o.server_ip = optarg; break;
+		case 'h': fputs(usage_text, stdout); return EXIT_OK;
+		case 'V': printf("autopxe %s\n", AUTOPXE_VERSION); return EXIT_OK;
+		default: fputs("Try 'autopxe --help'.\n", stderr); return EXIT_USAGE;
+		}
+	}
+	const char *cmd = optind < argc ? argv[optind++] : "serve";
+	if (strcmp(cmd, "version") == 0) {
+		printf("autopxe %s\n", AUTOPXE_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return EXIT_OK;
+	}
+	const char *arg = optind < argc ? argv[optind++] : NULL;
+	if (optind < argc || (arg && strcmp(cmd, "render") != 0)) {
+		fprintf(stderr, "autopxe: unexpected argument '%s'\nTry 'autopxe --help'.\n", arg ? arg : argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "serve") && strcmp(cmd, "scan") && strcmp(cmd, "render") && strcmp(cmd, "check-config")) {
+		fprintf(stderr, "autopxe: unknown command '%s'\nTry 'autopxe --help'.\n", cmd);
+		return EXIT_USAGE;
+	}
+	if (o.log_level) {
+		enum log_level lvl;
+		if (log_level_parse(o.log_level, &lvl) != 0) {
+			fprintf(stderr, "autopxe: --log-level takes error, warn, info or debug\n");
+			return EXIT_USAGE;
+		}
+		log_set_level(lvl);
+	}
+	if (resolve_config(&o) != 0)
+		return EXIT_RUNTIME;
+	g_src.config_path = o.config;
+	g_src.tftp_listen = o.tftp_listen;
+	g_src.http_listen = o.http_listen;
+	g_src.templates_dir = o.templates;
+
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(&o);
+	if (strcmp(cmd, "scan") == 0)
+		return cmd_scan(&o);
+	if (strcmp(cmd, "render") == 0)
+		return cmd_render(&o, arg);
+	return cmd_check();
+}

@@ -1,0 +1,277 @@
+/* vfs.c - maps client file names to open read-only fds under the served roots (catalog, IPXEDir, StaticDir). */
+#include "vfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+#define VFS_NAME_MAX 1024
+
+struct vfs_entry {
+	char *name; /* served name: "boot/" + path as found */
+	char *real; /* regular file relative to the catalog root */
+};
+
+struct vfs {
+	int root_fd;   /* RootfsPath (O_PATH), -1 when missing */
+	int ipxe_fd;   /* IPXEDir, -1 when missing */
+	int static_fd; /* StaticDir, -1 when unset/missing */
+	struct vfs_entry *e;
+	size_t n;
+	int ipxe_present;
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct vfs_entry *)a)->name, ((const struct vfs_entry *)b)->name);
+}
+
+static void add_entry(struct vfs *v, size_t *cap, const char *as_found, const char *real)
+{
+	if (!as_found || !real)
+		return;
+	if (v->n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		v->e = xrealloc(v->e, *cap * sizeof *v->e);
+	}
+	size_t len = strlen(as_found) + 6;
+	char *name = xcalloc(1, len);
+	snprintf(name, len, "boot/%s", as_found);
+	v->e[v->n].name = name;
+	v->e[v->n].real = xstrdup(real);
+	v->n++;
+}
+
+static void add_kernel(struct vfs *v, size_t *cap, const struct scan_kernel *k)
+{
+	add_entry(v, cap, k->kernel_path, k->kernel_real);
+	add_entry(v, cap, k->initrd_path, k->initrd_real);
+}
+
+static int open_dir(const char *path, const char *what, struct diag *d)
+{
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		diag_add(d, DIAG_WARNING, NULL, 0, 0, "%s '%s' cannot be opened: %s", what, path, strerror(errno));
+	return fd;
+}
+
+struct vfs *vfs_new(const struct config *cfg, const struct catalog *cat, struct diag *d)
+{
+	struct vfs *v = xcalloc(1, sizeof *v);
+	v->root_fd = v->ipxe_fd = v->static_fd = -1;
+	size_t cap = 0;
+	if (cat) {
+		v->root_fd = open_dir(cat->root, "RootfsPath", d);
+		for (size_t i = 0; i < cat->n_distros; i++) {
+			const struct scan_distro *di = &cat->distros[i];
+			for (size_t j = 0; j < di->n_releases; j++) {
+				const struct scan_release *r = &di->releases[j];
+				for (size_t k = 0; k < r->n_kernels; k++)
+					add_kernel(v, &cap, &r->kernels[k]);
+				if (r->default_kernel)
+					add_kernel(v, &cap, r->default_kernel);
+			}
+		}
+	}
+	if (v->n)
+		qsort(v->e, v->n, sizeof *v->e, entry_cmp);
+	/* Two kernels may share an initrd: drop exact duplicates. */
+	size_t o = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		if (o && strcmp(v->e[o - 1].name, v->e[i].name) == 0) {
+			free(v->e[i].name);
+			free(v->e[i].real);
+			continue;
+		}
+		v->e[o++] = v->e[i];
+	}
+	v->n = o;
+	if (cfg && cfg->ipxe_dir) {
+		v->ipxe_fd = open(cfg->ipxe_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		static const char *const bins[] = {"undionly.kpxe", "ipxe.efi", "snponly.efi", "ipxe.lkrn", "ipxe.pxe"};
+		for (size_t i = 0; v->ipxe_fd >= 0 && i < ARRAY_SIZE(bins); i++) {
+			struct stat st;
+			if (fstatat(v->ipxe_fd, bins[i], &st, 0) == 0 && S_ISREG(st.st_mode))
+				v->ipxe_present = 1;
+		}
+		if (!v->ipxe_present)
+			diag_add(d, DIAG_WARNING, NULL, 0, 0,
+			         "no iPXE binaries in IPXEDir '%s' (undionly.kpxe, ipxe.efi, snponly.efi): "
+			         "run `make ipxe` or point IPXEDir at them; menus and kernels are served anyway",
+			         cfg->ipxe_dir);
+	}
+	if (cfg && cfg->static_dir)
+		v->static_fd = open_dir(cfg->static_dir, "StaticDir", d);
+	return v;
+}
+
+void vfs_free(struct vfs *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		free(v->e[i].name);
+		free(v->e[i].real);
+	}
+	free(v->e);
+	if (v->root_fd >= 0)
+		close(v->root_fd);
+	if (v->ipxe_fd >= 0)
+		close(v->ipxe_fd);
+	if (v->static_fd >= 0)
+		close(v->static_fd);
+	free(v);
+}
+
+int vfs_normalize(const char *name, size_t len, char *out, size_t outlen)
+{
+	size_t i = 0, o = 0;
+	if (len > VFS_NAME_MAX)
+		return -EACCES;
+	/* PXE ROMs and Windows-style clients send "/name" or "\name": tolerate leading separators only. */
+	while (i < len && (name[i] == '/' || name[i] == '\\'))
+		i++;
+	while (i < len) {
+		size_t start = i;
+		while (i < len && name[i] != '/') {
+			unsigned char c = (unsigned char)name[i];
+			if (c < 0x20 || c >= 0x7f || c == '\\')
+				return -EACCES;
+			i++;
+		}
+		size_t clen = i - start;
+		while (i < len && name[i] == '/')
+			i++; /* collapse "//" */
+		if (clen == 0 || (clen == 1 && name[start] == '.'))
+			continue;
+		if (clen == 2 && name[start] == '.' && name[start + 1] == '.')
+			return -EACCES;
+		if (o + clen + 2 > outlen)
+			return -EACCES;
+		if (o)
+			out[o++] = '/';
+		memcpy(out + o, name + start, clen);
+		o += clen;
+	}
+	if (o == 0)
+		return -ENOENT;
+	out[o] = '\0';
+	return 0;
+}
+
+/* Open `rel` beneath dirfd without ever leaving it. Uses openat2(RESOLVE_BENEATH); where the
+ * kernel or a seccomp filter lacks openat2, walks component by component refusing symlinks. */
+static int open_beneath(int dirfd, const char *rel)
+{
+	struct open_how how = {
+	    .flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	};
+	long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+	if (fd >= 0)
+		return (int)fd;
+	if (errno == EXDEV) { /* other mounts below a root are fine as long as we stay beneath */
+		how.resolve &= ~(unsigned long long)RESOLVE_NO_XDEV;
+		fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+		if (fd >= 0)
+			return (int)fd;
+	}
+	if (errno != ENOSYS && errno != EPERM)
+		return -errno;
+	char buf[VFS_NAME_MAX + 1];
+	snprintf(buf, sizeof buf, "%s", rel);
+	int cur = dup(dirfd);
+	if (cur < 0)
+		return -errno;
+	char *save = NULL;
+	char *comp = strtok_r(buf, "/", &save);
+	while (comp) {
+		char *next = strtok_r(NULL, "/", &save);
+		int flags = O_NOFOLLOW | O_CLOEXEC | (next ? O_PATH | O_DIRECTORY : O_RDONLY | O_NONBLOCK | O_NOCTTY);
+		int nfd = openat(cur, comp, flags);
+		int e = errno;
+		close(cur);
+		if (nfd < 0)
+			return -e;
+		cur = nfd;
+		comp = next;
+	}
+	return cur;
+}
+
+static const struct vfs_entry *lookup(const struct vfs *v, const char *name)
+{
+	size_t lo = 0, hi = v->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, v->e[mid].name);
+		if (c == 0)
+			return &v->e[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static int finish_open(int fd, struct stat *st)
+{
+	if (fd < 0)
+		return fd == -ELOOP || fd == -EXDEV ? -EACCES : fd;
+	if (fstat(fd, st) != 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
+	}
+	/* regular file: back to blocking reads */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	return fd;
+}
+
+int vfs_open(const struct vfs *v, const char *name, size_t len, struct stat *st, enum vfs_kind *kind)
+{
+	char norm[VFS_NAME_MAX + 2];
+	int rc = vfs_normalize(name, len, norm, sizeof norm);
+	if (rc)
+		return rc;
+	const struct vfs_entry *e = lookup(v, norm);
+	if (e) {
+		if (v->root_fd < 0)
+			return -ENOENT;
+		if (kind)
+			*kind = VFS_CATALOG;
+		return finish_open(open_beneath(v->root_fd, e->real), st);
+	}
+	if (!strchr(norm, '/') && v->ipxe_fd >= 0) {
+		int fd = open_beneath(v->ipxe_fd, norm);
+		if (fd >= 0 || fd != -ENOENT) {
+			if (kind)
+				*kind = VFS_IPXE;
+			return finish_open(fd, st);
+		}
+	}
+	if (v->static_fd >= 0) {
+		if (kind)
+			*kind = VFS_STATIC;
+		return finish_open(open_beneath(v->static_fd, norm), st);
+	}
+	return -ENOENT;
+}
+
+size_t vfs_catalog_count(const struct vfs *v) { return v->n; }
+int vfs_ipxe_present(const struct vfs *v) { return v->ipxe_present; }

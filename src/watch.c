@@ -1,0 +1,92 @@
+/* watch.c - inotify-based change detection for config, templates and RootfsPath/<distro>/<release>/boot. */
+#include "watch.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define DIR_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB)
+
+static void add(int fd, const char *path)
+{
+	if (inotify_add_watch(fd, path, DIR_EVENTS | IN_ONLYDIR) < 0 && errno != ENOENT && errno != ENOTDIR)
+		log_debug("inotify: cannot watch %s: %s", path, strerror(errno));
+}
+
+int watch_update(int fd, const struct snapshot *s)
+{
+	char p[PATH_MAX];
+	const struct config *c = s->cfg;
+	/* The config file's directory (editors replace files by rename). */
+	if (c->path && c->path[0] != '<') {
+		snprintf(p, sizeof p, "%s", c->path);
+		char *slash = strrchr(p, '/');
+		if (slash)
+			*(slash == p ? slash + 1 : slash) = '\0';
+		else
+			snprintf(p, sizeof p, ".");
+		add(fd, p);
+	}
+	if (c->templates_dir)
+		add(fd, c->templates_dir);
+	const struct catalog *cat = s->cat;
+	add(fd, cat->root);
+	/* Watch each distro dir and each release dir (new releases, default symlinks) and its boot/. */
+	for (size_t i = 0; i < cat->n_distros; i++) {
+		snprintf(p, sizeof p, "%s/%s", cat->root, cat->distros[i].name);
+		add(fd, p);
+		for (size_t j = 0; j < cat->distros[i].n_releases; j++) {
+			snprintf(p, sizeof p, "%s/%s", cat->root, cat->distros[i].releases[j].path);
+			add(fd, p);
+			snprintf(p, sizeof p, "%s/%s/boot", cat->root, cat->distros[i].releases[j].path);
+			add(fd, p);
+		}
+	}
+	/* Directories the scanner skipped may become valid (a release that gets its boot/ later). */
+	for (size_t i = 0; i < cat->n_skipped; i++) {
+		snprintf(p, sizeof p, "%s/%s", cat->root, cat->skipped[i].path);
+		add(fd, p);
+	}
+	return 0;
+}
+
+int watch_open(const struct snapshot *s)
+{
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0) {
+		log_warn("inotify unavailable (%s): reload with SIGHUP or POST /api/v1/reload", strerror(errno));
+		return -1;
+	}
+	watch_update(fd, s);
+	return fd;
+}
+
+int watch_drain(int fd)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int relevant = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n < 0)
+			return errno == EAGAIN ? relevant : -1;
+		if (n == 0)
+			return relevant;
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			p += sizeof *ev + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				relevant++;
+				continue;
+			}
+			/* Ignore editor swap files and dotfiles (vim's .swp, emacs' .#, our own temp files). */
+			if (ev->len && (ev->name[0] == '.' || ev->name[strlen(ev->name) - 1] == '~'))
+				continue;
+			relevant++;
+		}
+	}
+}
