@@ -86,6 +86,12 @@ integration: $(BUILD)/autopxe-san $(BUILD)/check_integration
 
 check: unit
 
+# The whole suite (README's test command and CI): unit + integration + e2e, then a summary.
+test:
+	$(MAKE) unit
+	$(MAKE) integration
+	$(MAKE) e2e
+
 e2e: $(BUILD)/autopxe
 	tests/e2e/run.sh $(BUILD)
 
