@@ -1,5 +1,4 @@
 /* itest.c - integration-test helpers: fixture trees, the real server as a child process, real clients via sh. */
-#define _GNU_SOURCE
 #include "itest.h"
 
 #include <arpa/inet.h>
