@@ -34,7 +34,7 @@ SAN_OBJS := $(LIB_SRCS:%.c=$(SANDIR)/%.o)
 TEST_OBJS := $(TEST_SRCS:%.c=$(SANDIR)/%.o)
 IT_OBJS   := $(IT_SRCS:%.c=$(SANDIR)/%.o) $(SANDIR)/tests/itest.o
 
-.PHONY: all check unit e2e bench fuzz asan install run clean format lint ipxe test integration
+.PHONY: all check unit e2e bench fuzz fuzz-build asan install run clean format lint ipxe test integration
 all: $(BUILD)/autopxe
 
 $(OBJDIR)/%.o: %.c
@@ -100,9 +100,27 @@ bench: $(BUILD)/autopxe
 
 asan: $(BUILD)/autopxe-san
 
+# libFuzzer targets (clang): library objects built with fuzzer-no-link + ASan + UBSan.
 FUZZ_TIME ?= 20
-fuzz:
-	tests/fuzz/run.sh $(BUILD) $(FUZZ_TIME)
+FUZZDIR   := $(BUILD)/fuzz
+FUZZ_CC   ?= clang
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZDIR)/%)
+FUZZ_LIB  := $(LIB_SRCS:%.c=$(FUZZDIR)/%.o)
+
+$(FUZZDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CSTD) $(WARN) -O1 -g -Isrc -Irootfs-scanner $(PKG_CFLAGS) -DAUTOPXE_VERSION='"$(VERSION)"' \
+	  -DAUTOPXE_DATADIR='"$(PREFIX)/share/autopxe"' -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c $< -o $@
+
+$(FUZZDIR)/fuzz_%: $(FUZZDIR)/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LDLIBS_ALL)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZDIR) $(FUZZ_TIME)
 
 ipxe:
 	embedded/build-ipxe.sh $(IPXE_ARGS)
