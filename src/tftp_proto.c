@@ -177,7 +177,9 @@ void tftp_negotiate(const struct tftp_options *req, const struct tftp_limits *li
 		out->timeout_s = (unsigned)req->timeout;
 		out->oack |= TFTP_OPT_TIMEOUT;
 	}
-	if (req->present & TFTP_OPT_TSIZE) {
+	/* curl refuses an OACK with "tsize 0" (CURLE_TFTP_ILLEGAL), so an empty file gets no tsize;
+	 * the size is still exact: the first DATA packet is empty. */
+	if ((req->present & TFTP_OPT_TSIZE) && size > 0) {
 		out->tsize = size;
 		out->oack |= TFTP_OPT_TSIZE;
 	}

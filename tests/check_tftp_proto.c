@@ -239,7 +239,10 @@ static const struct neg_case {
 	{TFTP_OPT_TIMEOUT, 0, 256, 0, 0, 1468, 0, 64, 100, 512, 1, 0, 0, 0},
 	/* tsize answers the real size whatever the client sent */
 	{TFTP_OPT_TSIZE, 0, 0, 0, 0, 1468, 0, 64, 33554433, 512, 1, 0, TFTP_OPT_TSIZE, 33554433},
-	{TFTP_OPT_TSIZE, 0, 0, 99, 0, 1468, 0, 64, 0, 512, 1, 0, TFTP_OPT_TSIZE, 0},
+	{TFTP_OPT_TSIZE, 0, 0, 99, 0, 1468, 0, 64, 1, 512, 1, 0, TFTP_OPT_TSIZE, 1},
+	/* empty file: no tsize (curl refuses "tsize 0"), so no OACK at all */
+	{TFTP_OPT_TSIZE, 0, 0, 0, 0, 1468, 0, 64, 0, 512, 1, 0, 0, 0},
+	{TFTP_OPT_TSIZE | TFTP_OPT_BLKSIZE, 1024, 0, 0, 0, 1468, 0, 64, 0, 1024, 1, 0, TFTP_OPT_BLKSIZE, 0},
 	/* windowsize */
 	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 4, 1468, 0, 64, 100, 512, 4, 0, TFTP_OPT_WINDOWSIZE, 0},
 	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 1000, 1468, 0, 64, 100, 512, 64, 0, TFTP_OPT_WINDOWSIZE, 0},
