@@ -1,0 +1,708 @@
+/* http_server.c - the HTTP front end (libmicrohttpd): menus, files, metrics, health and the JSON API. */
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "http_range.h"
+#include "log.h"
+#include "mac.h"
+#include "metrics.h"
+#include "render.h"
+#include "snapshot.h"
+#include "util.h"
+#include "vfs.h"
+
+/*
+ * Decisions the issue left open:
+ * - The request path is decoded by us, once and strictly (http_path_decode), from the raw request target
+ *   MHD hands to the URI log callback: %00 and control bytes are a 400, never a truncated name. MHD's own
+ *   unescaping (which turns %00 into a NUL that would cut the string) is not used for routing.
+ * - Range: one range is served as 206; several ranges are answered with the whole file (200), unless none
+ *   is satisfiable (416); a malformed Range or last < first is ignored (200), as RFC 9110 allows.
+ * - /healthz: 200 "ok", 200 "degraded: <error>" after a failed reload (the old snapshot still serves),
+ *   503 before the first snapshot.
+ * - Menus and API documents are rendered per request from the snapshot (no cache); the snapshot reference
+ *   is dropped once the response is built (the bytes no longer depend on it).
+ */
+
+#define HS_PATH_MAX 4096            /* longest decoded request path we route */
+#define HS_MEMORY_LIMIT (32 * 1024) /* per connection: request line + headers must fit */
+
+enum hs_method { M_GET = 1, M_HEAD = 2, M_POST = 4, M_OTHER = 8 };
+
+struct http_server {
+	int fd;
+	unsigned port;
+	struct MHD_Daemon *mhd;
+	int mhd_owns_fd;
+	_Atomic(http_reload_fn) reload;
+	atomic_int starting; /* MHD messages are errors while starting, debug afterwards */
+	unsigned threads, max_conns, per_ip, timeout_s;
+	int allow_remote_reload;
+};
+
+/* One request, created in the URI log callback (first thing MHD tells us), freed on completion. */
+struct req {
+	uint64_t t0;
+	char *raw;        /* request target as sent */
+	const char *route;
+	unsigned status;  /* 0 until we queue a response */
+	uint64_t bytes;   /* body bytes we queued */
+	int queued;
+	int have_mac;
+	uint8_t mac[6];
+	int loopback;
+	char ip[INET6_ADDRSTRLEN];
+	char method[40]; /* sanitised, for the log */
+};
+
+/* ------------------------------------------------------------------ addresses */
+
+/* Client address as text (v4-mapped IPv6 as dotted quad) and whether it is loopback. */
+static void addr_text(const struct sockaddr *sa, char *out, size_t len, int *loopback)
+{
+	*loopback = 0;
+	snprintf(out, len, "?");
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, out, (socklen_t)len);
+		*loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, (socklen_t)len);
+			*loopback = s6->sin6_addr.s6_addr[12] == 127;
+		} else {
+			inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)len);
+			*loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+		}
+	}
+}
+
+/* The local address a connection arrived on (for the API's absolute URLs). */
+static int local_addr(struct MHD_Connection *c, char *out, size_t len, int *is_v6)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int lb;
+	*is_v6 = 0;
+	if (!ci || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &sl) != 0)
+		return -errno;
+	addr_text((struct sockaddr *)&ss, out, len, &lb);
+	*is_v6 = strchr(out, ':') != NULL;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ responses */
+
+static enum MHD_Result queue(struct MHD_Connection *c, struct req *r, unsigned status, struct MHD_Response *resp,
+                             uint64_t body)
+{
+	enum MHD_Result ret;
+	if (!resp)
+		return MHD_NO; /* out of memory: MHD closes the connection */
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES) {
+		r->queued = 1;
+		r->status = status;
+		r->bytes = body;
+	}
+	return ret;
+}
+
+/* A short text body; allow (may be NULL) becomes the Allow header. */
+static enum MHD_Result send_text(struct MHD_Connection *c, struct req *r, int head, unsigned status, const char *text,
+                                 const char *allow)
+{
+	size_t n = strlen(text);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(n, (void *)text, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	return queue(c, r, status, resp, head ? 0 : n);
+}
+
+/* Send an sbuf's bytes (taken over: b is reset). */
+static enum MHD_Result send_sbuf(struct MHD_Connection *c, struct req *r, int head, unsigned status,
+                                 const char *ctype, sbuf *b)
+{
+	size_t n = b->len;
+	char *data = b->data ? sbuf_steal(b) : NULL;
+	struct MHD_Response *resp =
+	    data ? MHD_create_response_from_buffer(n, data, MHD_RESPMEM_MUST_FREE)
+	         : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return queue(c, r, status, resp, head ? 0 : n);
+}
+
+static enum MHD_Result send_no_snapshot(struct MHD_Connection *c, struct req *r, int head)
+{
+	return send_text(c, r, head, MHD_HTTP_SERVICE_UNAVAILABLE, "no configuration loaded yet\n", NULL);
+}
+
+/* ------------------------------------------------------------------ handlers */
+
+struct hctx {
+	struct http_server *srv;
+	struct MHD_Connection *c;
+	struct req *r;
+	const char *path; /* decoded, starts with '/' */
+	size_t len;
+	int head;
+	unsigned method;
+};
+
+static enum MHD_Result h_healthz(struct hctx *h)
+{
+	struct snapshot *s = snapshot_current();
+	char msg[600], body[700];
+	if (!s)
+		return send_text(h->c, h->r, h->head, MHD_HTTP_SERVICE_UNAVAILABLE, "no snapshot loaded\n", NULL);
+	snapshot_unref(s);
+	if (snapshot_last_error(msg, sizeof(msg))) {
+		sbuf b = SBUF_INIT;
+		snprintf(body, sizeof(body), "degraded: last reload failed: %s\n", msg);
+		if (sbuf_puts(&b, body) != 0)
+			return MHD_NO;
+		return send_sbuf(h->c, h->r, h->head, MHD_HTTP_OK, "text/plain; charset=utf-8", &b);
+	}
+	return send_text(h->c, h->r, h->head, MHD_HTTP_OK, "ok\n", NULL);
+}
+
+static enum MHD_Result h_metrics(struct hctx *h)
+{
+	sbuf b = SBUF_INIT;
+	if (metrics_render(&b) != 0) {
+		sbuf_free(&b);
+		return send_text(h->c, h->r, h->head, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+	}
+	return send_sbuf(h->c, h->r, h->head, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b);
+}
+
+static enum MHD_Result h_catalog(struct hctx *h)
+{
+	struct snapshot *s = snapshot_current();
+	sbuf b = SBUF_INIT;
+	int rc;
+	if (!s)
+		return send_no_snapshot(h->c, h->r, h->head);
+	rc = api_catalog_json(s, &b);
+	snapshot_unref(s);
+	if (rc != 0) {
+		sbuf_free(&b);
+		return send_text(h->c, h->r, h->head, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+	}
+	return send_sbuf(h->c, h->r, h->head, MHD_HTTP_OK, "application/json", &b);
+}
+
+static enum MHD_Result h_host(struct hctx *h)
+{
+	static const char prefix[] = "/api/v1/hosts/";
+	const char *m = h->path + sizeof(prefix) - 1;
+	struct snapshot *s;
+	char local[INET6_ADDRSTRLEN], base[1024];
+	int v6 = 0, rc;
+	sbuf b = SBUF_INIT;
+	if (mac_parse(m, strlen(m), h->r->mac) != 0)
+		return send_text(h->c, h->r, h->head, MHD_HTTP_NOT_FOUND, "not a MAC address\n", NULL);
+	h->r->have_mac = 1;
+	s = snapshot_current();
+	if (!s)
+		return send_no_snapshot(h->c, h->r, h->head);
+	if (local_addr(h->c, local, sizeof(local), &v6) != 0)
+		local[0] = '\0';
+	snapshot_http_base(s, local, v6, base, sizeof(base));
+	rc = api_host_json(s, h->r->mac, h->r->ip, base, &b);
+	snapshot_unref(s);
+	if (rc != 0) {
+		sbuf_free(&b);
+		return send_text(h->c, h->r, h->head, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+	}
+	return send_sbuf(h->c, h->r, h->head, MHD_HTTP_OK, "application/json", &b);
+}
+
+static enum MHD_Result h_reload(struct hctx *h)
+{
+	http_reload_fn fn = atomic_load(&h->srv->reload);
+	char msg[1024] = "";
+	sbuf b = SBUF_INIT;
+	unsigned status;
+	int ok;
+	if (!h->r->loopback && !h->srv->allow_remote_reload) {
+		if (api_message_json(0, "reload is only allowed from loopback (AllowRemoteReload: false)", &b) != 0)
+			return MHD_NO;
+		return send_sbuf(h->c, h->r, 0, MHD_HTTP_FORBIDDEN, "application/json", &b);
+	}
+	if (!fn) {
+		snprintf(msg, sizeof(msg), "reload is not available");
+		ok = 0;
+		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	} else {
+		ok = fn(msg, sizeof(msg)) == 0;
+		status = ok ? MHD_HTTP_OK : MHD_HTTP_INTERNAL_SERVER_ERROR;
+		if (!msg[0])
+			snprintf(msg, sizeof(msg), ok ? "reloaded" : "reload failed");
+	}
+	if (api_message_json(ok, msg, &b) != 0)
+		return MHD_NO;
+	return send_sbuf(h->c, h->r, 0, status, "application/json", &b);
+}
+
+static enum MHD_Result h_menu(struct hctx *h, const char *submenu)
+{
+	struct snapshot *s = snapshot_current();
+	struct render_client cl;
+	sbuf b = SBUF_INIT;
+	int rc;
+	if (!s)
+		return send_no_snapshot(h->c, h->r, h->head);
+	memset(&cl, 0, sizeof(cl));
+	memcpy(cl.mac, h->r->mac, 6);
+	cl.ip = h->r->ip;
+	cl.via = RENDER_HTTP;
+	cl.file_base = NULL;
+	rc = render_menu(s->cfg, s->cat, s->tmpl, &cl, submenu, &b);
+	snapshot_unref(s);
+	if (rc == -ENOENT) {
+		sbuf_free(&b);
+		return send_text(h->c, h->r, h->head, MHD_HTTP_NOT_FOUND, "no such submenu\n", NULL);
+	}
+	if (rc != 0) {
+		sbuf_free(&b);
+		return send_text(h->c, h->r, h->head, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render the menu\n", NULL);
+	}
+	return send_sbuf(h->c, h->r, h->head, MHD_HTTP_OK, "text/plain; charset=utf-8", &b);
+}
+
+static const char *content_type(const char *path)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+	    {".ipxe", "text/plain; charset=utf-8"}, {".txt", "text/plain; charset=utf-8"},
+	    {".cfg", "text/plain; charset=utf-8"},  {".html", "text/html; charset=utf-8"},
+	    {".json", "application/json"},          {".iso", "application/x-iso9660-image"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+		if (str_ends_with(path, types[i].ext))
+			return types[i].type;
+	return "application/octet-stream";
+}
+
+static enum MHD_Result h_file(struct hctx *h)
+{
+	struct snapshot *s = snapshot_current();
+	struct MHD_Connection *c = h->c;
+	struct MHD_Response *resp;
+	struct stat st;
+	char etag[HTTP_ETAG_MAX], lm[HTTP_DATE_MAX], cr[96];
+	uint64_t start = 0, len, size;
+	enum http_range_result rr = HTTP_RANGE_NONE;
+	unsigned status = MHD_HTTP_OK;
+	int fd;
+	if (!s)
+		return send_no_snapshot(c, h->r, h->head);
+	fd = vfs_open(s->vfs, h->path, h->len, &st, NULL);
+	snapshot_unref(s);
+	if (fd < 0) {
+		switch (fd) {
+		case -ENOENT:
+		case -EISDIR:
+		case -EINVAL:
+		case -ENOTDIR:
+		case -ELOOP:
+			return send_text(c, h->r, h->head, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
+		case -EACCES:
+		case -EPERM:
+		case -EXDEV:
+			return send_text(c, h->r, h->head, MHD_HTTP_FORBIDDEN, "forbidden\n", NULL);
+		case -EMFILE:
+		case -ENFILE:
+			return send_text(c, h->r, h->head, MHD_HTTP_SERVICE_UNAVAILABLE, "busy\n", NULL);
+		default:
+			return send_text(c, h->r, h->head, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot open\n", NULL);
+		}
+	}
+	size = (uint64_t)st.st_size;
+	http_etag_format(size, (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec,
+	                 (uint64_t)st.st_ino, etag, sizeof(etag));
+	http_date_format(st.st_mtim.tv_sec, lm, sizeof(lm));
+
+	if (http_not_modified(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+	                      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MODIFIED_SINCE), etag,
+	                      st.st_mtim.tv_sec)) {
+		close(fd);
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return MHD_NO;
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, lm);
+		return queue(c, h->r, MHD_HTTP_NOT_MODIFIED, resp, 0);
+	}
+	len = size;
+	if (http_if_range_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE), etag,
+	                     st.st_mtim.tv_sec))
+		rr = http_range_parse(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE), size, &start,
+		                      &len);
+	if (rr == HTTP_RANGE_UNSATISFIABLE) {
+		static const char msg[] = "range not satisfiable\n";
+		close(fd);
+		resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return MHD_NO;
+		snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+		return queue(c, h->r, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp, h->head ? 0 : sizeof(msg) - 1);
+	}
+	if (rr == HTTP_RANGE_PARTIAL) {
+		status = MHD_HTTP_PARTIAL_CONTENT;
+		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)start,
+		         (unsigned long long)(start + len - 1), (unsigned long long)size);
+	} else {
+		start = 0;
+		len = size;
+	}
+	resp = MHD_create_response_from_fd_at_offset64(len, fd, start); /* takes the fd */
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	if (status == MHD_HTTP_PARTIAL_CONTENT)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type(h->path));
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, lm);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	return queue(c, h->r, status, resp, h->head ? 0 : len);
+}
+
+/* ------------------------------------------------------------------ routing */
+
+typedef enum MHD_Result (*route_fn)(struct hctx *h);
+
+static const struct route {
+	const char *path;
+	int prefix;       /* 1: path is a prefix */
+	unsigned methods; /* allowed */
+	const char *allow;
+	const char *name; /* metrics route */
+	route_fn fn;
+} routes[] = {
+    {"/healthz", 0, M_GET | M_HEAD, "GET, HEAD", "healthz", h_healthz},
+    {"/metrics", 0, M_GET | M_HEAD, "GET, HEAD", "metrics", h_metrics},
+    {"/api/v1/catalog", 0, M_GET | M_HEAD, "GET, HEAD", "api", h_catalog},
+    {"/api/v1/hosts/", 1, M_GET | M_HEAD, "GET, HEAD", "api", h_host},
+    {"/api/v1/reload", 0, M_POST, "POST", "api", h_reload},
+};
+
+static unsigned method_of(const char *m)
+{
+	if (strcmp(m, MHD_HTTP_METHOD_GET) == 0)
+		return M_GET;
+	if (strcmp(m, MHD_HTTP_METHOD_HEAD) == 0)
+		return M_HEAD;
+	if (strcmp(m, MHD_HTTP_METHOD_POST) == 0)
+		return M_POST;
+	return M_OTHER;
+}
+
+static enum MHD_Result dispatch(struct hctx *h)
+{
+	char sub[256];
+	int mr;
+	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
+		const struct route *rt = &routes[i];
+		size_t n = strlen(rt->path);
+		if (rt->prefix ? strncmp(h->path, rt->path, n) != 0 : strcmp(h->path, rt->path) != 0)
+			continue;
+		h->r->route = rt->name;
+		if (!(h->method & rt->methods))
+			return send_text(h->c, h->r, h->head, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", rt->allow);
+		return rt->fn(h);
+	}
+	if (strncmp(h->path, "/api/", 5) == 0 || strcmp(h->path, "/api") == 0) {
+		h->r->route = "api";
+		return send_text(h->c, h->r, h->head, MHD_HTTP_NOT_FOUND, "no such API endpoint\n", NULL);
+	}
+	mr = menu_request_parse(h->path, h->len, h->r->mac, sub, sizeof(sub));
+	if (mr != 0) {
+		h->r->route = "menu";
+		if (!(h->method & (M_GET | M_HEAD)))
+			return send_text(h->c, h->r, h->head, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
+			                 "GET, HEAD");
+		if (mr < 0)
+			return send_text(h->c, h->r, h->head, MHD_HTTP_NOT_FOUND, "bad MAC address or submenu\n", NULL);
+		h->r->have_mac = 1;
+		return h_menu(h, sub);
+	}
+	h->r->route = "file";
+	if (!(h->method & (M_GET | M_HEAD)))
+		return send_text(h->c, h->r, h->head, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", "GET, HEAD");
+	if (strcmp(h->path, "/") == 0)
+		return send_text(h->c, h->r, h->head, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
+	return h_file(h);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	struct req *r = calloc(1, sizeof(*r));
+	(void)cls;
+	if (!r)
+		return NULL;
+	r->t0 = now_us();
+	r->route = "other";
+	snprintf(r->method, sizeof(r->method), "-");
+	r->raw = strdup(uri ? uri : "");
+	addr_text(ci ? ci->client_addr : NULL, r->ip, sizeof(r->ip), &r->loopback);
+	return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls)
+{
+	struct http_server *srv = cls;
+	struct req *r = *req_cls;
+	char path[HS_PATH_MAX];
+	struct hctx h;
+	int rc;
+	(void)url;
+	(void)version;
+	(void)upload_data;
+	if (!r || !r->raw)
+		return MHD_NO; /* out of memory in on_uri */
+	if (r->queued) { /* a body after we answered (POST): discard */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	memset(&h, 0, sizeof(h));
+	h.srv = srv;
+	h.c = c;
+	h.r = r;
+	h.method = method_of(method);
+	sanitize(method, strnlen(method, 8), r->method, sizeof(r->method));
+	h.head = h.method == M_HEAD;
+	h.path = path;
+	rc = http_path_decode(r->raw, strlen(r->raw), path, sizeof(path), &h.len);
+	if (rc == -ENAMETOOLONG)
+		return send_text(c, r, h.head, MHD_HTTP_URI_TOO_LONG, "request path too long\n", NULL);
+	if (rc != 0)
+		return send_text(c, r, h.head, MHD_HTTP_BAD_REQUEST, "bad request path\n", NULL);
+	return dispatch(&h);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *req_cls;
+	char path[256], macs[18] = "-";
+	(void)cls;
+	(void)c;
+	if (!r)
+		return;
+	*req_cls = NULL;
+	sanitize(r->raw ? r->raw : "", r->raw ? strlen(r->raw) : 0, path, sizeof(path));
+	if (r->have_mac)
+		mac_colon(r->mac, macs);
+	if (r->status) {
+		metrics_http_request(r->route, r->status, r->bytes);
+		log_info("http %s %s \"%s\" %u %llu %.1fms mac=%s%s", r->ip, r->method, path, r->status,
+		         (unsigned long long)r->bytes, (double)(now_us() - r->t0) / 1000.0, macs,
+		         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (incomplete)");
+	} else {
+		log_info("http %s %s \"%s\" - 0 %.1fms (no response: %d)", r->ip, r->method, path,
+		         (double)(now_us() - r->t0) / 1000.0, (int)toe);
+	}
+	free(r->raw);
+	free(r);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx, enum MHD_ConnectionNotificationCode t)
+{
+	(void)cls;
+	(void)c;
+	(void)socket_ctx;
+	metrics_http_active(t == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_server *srv = cls;
+	char msg[512], clean[600];
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(msg))
+		n = (int)sizeof(msg) - 1;
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		n--;
+	sanitize(msg, (size_t)n, clean, sizeof(clean));
+	if (atomic_load(&srv->starting))
+		log_error("HTTP: libmicrohttpd: %s", clean);
+	else
+		log_debug("HTTP: libmicrohttpd: %s", clean);
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+int http_server_open(const struct listen_spec *l, const struct config *cfg, struct http_server **out, char *err,
+                     size_t errlen)
+{
+	struct http_server *s;
+	struct addrinfo hints, *ai = NULL;
+	char port[8];
+	const char *host = l->host[0] ? l->host : NULL;
+	int fd = -1, rc, one = 1, zero = 0;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	*out = NULL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	hints.ai_family = host ? AF_UNSPEC : AF_INET6; /* any address: [::] dual-stack, else 0.0.0.0 */
+	snprintf(port, sizeof(port), "%u", (unsigned)l->port);
+	rc = getaddrinfo(host, port, &hints, &ai);
+	if (rc != 0 || !ai) {
+		snprintf(err, errlen, "bad listen address '%s': %s", l->host, gai_strerror(rc));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 && !host && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) { /* kernel without IPv6 */
+		freeaddrinfo(ai);
+		ai = NULL;
+		hints.ai_family = AF_INET;
+		if (getaddrinfo(NULL, port, &hints, &ai) != 0 || !ai) {
+			snprintf(err, errlen, "cannot resolve 0.0.0.0");
+			return -EINVAL;
+		}
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	}
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		freeaddrinfo(ai);
+		return rc;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6) {
+		/* "::" and "any" accept IPv4 too; a specific v6 address is v6 only by nature */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	}
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot listen on %s%s%s:%u: %s", host && strchr(host, ':') ? "[" : "",
+		         host ? host : "*", host && strchr(host, ':') ? "]" : "", (unsigned)l->port, strerror(errno));
+		close(fd);
+		freeaddrinfo(ai);
+		return rc;
+	}
+	freeaddrinfo(ai);
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->fd = fd;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		s->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+		                                   : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	s->threads = cfg->http_threads;
+	if (s->threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		s->threads = n > 0 ? (unsigned)n : 1;
+	}
+	if (s->threads > 256)
+		s->threads = 256;
+	s->max_conns = cfg->http_max_conns ? cfg->http_max_conns : 2048;
+	if (s->max_conns < s->threads)
+		s->max_conns = s->threads;
+	s->per_ip = cfg->http_max_per_client;
+	s->timeout_s = cfg->http_timeout_s;
+	s->allow_remote_reload = cfg->allow_remote_reload;
+	*out = s;
+	return 0;
+}
+
+int http_server_start(struct http_server *s)
+{
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	if (!s || s->mhd)
+		return -EINVAL;
+	atomic_store(&s->starting, 1);
+	s->mhd = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* must come first */
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(s->threads > 1 ? s->threads : 0), MHD_OPTION_CONNECTION_LIMIT,
+	    s->max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->per_ip, MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HS_MEMORY_LIMIT, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)SOMAXCONN,
+	    MHD_OPTION_END);
+	atomic_store(&s->starting, 0);
+	if (!s->mhd) {
+		log_error("HTTP: cannot start libmicrohttpd");
+		return -EIO;
+	}
+	s->mhd_owns_fd = 1;
+	return 0;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	if (!s || !s->mhd)
+		return;
+	MHD_stop_daemon(s->mhd); /* joins the threads and closes the listening socket */
+	s->mhd = NULL;
+	s->fd = -1;
+}
+
+void http_server_free(struct http_server *s)
+{
+	if (!s)
+		return;
+	http_server_stop(s);
+	if (!s->mhd_owns_fd && s->fd >= 0)
+		close(s->fd);
+	free(s);
+}
+
+unsigned http_server_port(const struct http_server *s)
+{
+	return s ? s->port : 0;
+}
+
+void http_server_set_reload(struct http_server *s, http_reload_fn fn)
+{
+	if (s)
+		atomic_store(&s->reload, fn);
+}
