@@ -18,6 +18,15 @@ struct menu_templates; /* compiled menu templates (opaque) */
 struct menu_templates *menu_templates_load(const char *dir, struct diag *d);
 void menu_templates_free(struct menu_templates *t);
 
+/* The default templates compiled into the binary (src/templates_builtin.c, byte-identical to the
+ * files in templates/; a unit test keeps them in sync). */
+struct menu_template_src {
+	const char *file; /* "main.ipxe.tmpl", ... */
+	const char *text;
+};
+extern const struct menu_template_src menu_templates_builtin[];
+extern const size_t menu_templates_builtin_n;
+
 /* A resolved boot id distro/release/kernel/template. Borrowed pointers into cfg/cat. */
 struct boot_target {
 	const struct scan_distro *distro;

@@ -1,0 +1,839 @@
+/* render.c - boot ids, ${var} command-line expansion and the per-MAC #!ipxe menus rendered from templates. */
+#include "render.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mac.h"
+#include "tmpl.h"
+
+#define MAX_RENDER_RETRIES 20 /* BootRetries above this are rendered as this many (the loop is unrolled) */
+
+/* ---------------------------------------------------------------- safety of values and labels */
+
+/* A whitespace-separated word that iPXE's command parser would act on: it splits a line into
+ * words before expanding ${...}, so "||", "&&", ";" and a word starting with '#' inserted by the
+ * server would end or comment out the command. */
+static int is_ipxe_operator(const char *w, size_t n)
+{
+	return (n == 2 && (memcmp(w, "||", 2) == 0 || memcmp(w, "&&", 2) == 0)) || (n == 1 && w[0] == ';') ||
+	       (n > 0 && w[0] == '#');
+}
+
+int ipxe_safe_value(const char *s)
+{
+	if (!s)
+		return 0;
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+	}
+	/* a trailing backslash would join the next script line to this one */
+	if (n > 0 && s[n - 1] == '\\')
+		return 0;
+	for (size_t i = 0; i < n;) {
+		while (i < n && s[i] == ' ')
+			i++;
+		size_t w = i;
+		while (i < n && s[i] != ' ')
+			i++;
+		if (i > w && is_ipxe_operator(s + w, i - w))
+			return 0;
+	}
+	return 1;
+}
+
+/* True when s can be one iPXE word used as a label / menu item name. */
+static int label_ok(const char *s)
+{
+	if (!s || !*s || s[0] == '#' || s[0] == ':')
+		return 0;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '$' || *p == '\\')
+			return 0;
+	return !is_ipxe_operator(s, strlen(s));
+}
+
+/* A template name usable as the last part of a boot id and label. */
+static int tname_ok(const char *s) { return label_ok(s) && !strchr(s, '/'); }
+
+/* Copy text for an `echo` or title: bytes that iPXE would act on become '?'. */
+static void text_clean(const char *in, char *out, size_t outsz)
+{
+	size_t o = 0;
+	for (; in && *in && o + 1 < outsz; in++) {
+		unsigned char c = (unsigned char)*in;
+		int bad = c < 0x20 || c >= 0x7f || strchr("|&;#\\${}", c);
+		out[o++] = bad ? '?' : (char)c;
+	}
+	out[o] = '\0';
+}
+
+/* ---------------------------------------------------------------- ${var} expansion */
+
+static const char *builtin_get(const char *const *b, const char *name, size_t n)
+{
+	for (; b && b[0] && b[1]; b += 2)
+		if (strlen(b[0]) == n && memcmp(b[0], name, n) == 0)
+			return b[1];
+	return NULL;
+}
+
+static const struct cfg_kv *env_find(const struct config *cfg, const char *name, size_t n)
+{
+	for (size_t i = 0; cfg && i < cfg->n_env; i++)
+		if (cfg->env[i].key && strlen(cfg->env[i].key) == n && memcmp(cfg->env[i].key, name, n) == 0)
+			return &cfg->env[i];
+	return NULL;
+}
+
+static const char *var_value(const char *name, size_t n, const char *const *builtins, const struct config *cfg)
+{
+	const char *v = builtin_get(builtins, name, n);
+	if (v)
+		return v;
+	const struct cfg_kv *e = env_find(cfg, name, n);
+	if (e)
+		return e->value && ipxe_safe_value(e->value) ? e->value : NULL;
+	char key[256];
+	if (n >= sizeof key)
+		return NULL;
+	memcpy(key, name, n);
+	key[n] = '\0';
+	v = getenv(key);
+	/* the process environment (docker -e) is never trusted to hold a whole command */
+	return v && ipxe_safe_value(v) ? v : NULL;
+}
+
+int expand_vars(const char *tmpl, const char *const *builtins, const struct config *cfg, sbuf *out)
+{
+	int rc = 0;
+	const char *p = tmpl ? tmpl : "";
+	while (*p && !rc) {
+		const char *d = strstr(p, "${");
+		if (!d)
+			return sbuf_puts(out, p);
+		if ((rc = sbuf_append(out, p, (size_t)(d - p))))
+			return rc;
+		const char *e = strchr(d + 2, '}');
+		if (!e) /* unterminated: copied literally */
+			return sbuf_puts(out, d);
+		const char *name = d + 2;
+		size_t n = (size_t)(e - name);
+		const char *v = NULL;
+		if (n > 0 && !memchr(name, '$', n) && !memchr(name, '{', n))
+			v = var_value(name, n, builtins, cfg);
+		rc = v ? sbuf_puts(out, v) : sbuf_append(out, d, (size_t)(e + 1 - d));
+		p = e + 1;
+	}
+	if (!rc && !out->data)
+		rc = sbuf_append(out, "", 0);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- catalog / config lookups */
+
+static const struct scan_distro *find_distro(const struct catalog *cat, const char *name, size_t n)
+{
+	size_t lo = 0, hi = cat ? cat->n_distros : 0;
+	while (lo < hi) { /* distros are sorted by strcmp */
+		size_t mid = lo + (hi - lo) / 2;
+		const char *m = cat->distros[mid].name;
+		int c = strncmp(m, name, n);
+		if (c == 0)
+			c = m[n] != '\0';
+		if (c == 0)
+			return &cat->distros[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static const struct scan_release *find_release(const struct scan_distro *d, const char *name, size_t n)
+{
+	for (size_t i = 0; i < d->n_releases; i++)
+		if (strlen(d->releases[i].name) == n && memcmp(d->releases[i].name, name, n) == 0)
+			return &d->releases[i];
+	return NULL;
+}
+
+static const struct scan_kernel *find_kernel(const struct scan_release *r, const char *word, size_t n)
+{
+	if (n == 6 && memcmp(word, "latest", 6) == 0)
+		return r->n_kernels ? &r->kernels[0] : NULL;
+	if (n == 7 && memcmp(word, "default", 7) == 0)
+		return r->default_kernel;
+	for (size_t i = 0; i < r->n_kernels; i++)
+		if (strlen(r->kernels[i].id) == n && memcmp(r->kernels[i].id, word, n) == 0)
+			return &r->kernels[i];
+	return NULL;
+}
+
+static const struct cfg_kv *find_template(const struct config *cfg, const char *name, size_t n)
+{
+	for (size_t i = 0; cfg && i < cfg->n_templates; i++)
+		if (strlen(cfg->templates[i].key) == n && memcmp(cfg->templates[i].key, name, n) == 0)
+			return &cfg->templates[i];
+	return NULL;
+}
+
+static const struct cfg_host *find_host(const struct config *cfg, const uint8_t mac[6])
+{
+	for (size_t i = 0; cfg && i < cfg->n_hosts; i++)
+		if (memcmp(cfg->hosts[i].mac, mac, 6) == 0)
+			return &cfg->hosts[i];
+	return NULL;
+}
+
+int boot_id_resolve(const struct config *cfg, const struct catalog *cat, const char *id, struct boot_target *out,
+                    char *why, size_t whylen)
+{
+	const char *part[4];
+	size_t len[4];
+	char w[4][130];
+	const char *p = id ? id : "";
+	memset(out, 0, sizeof *out);
+	for (int i = 0; i < 4; i++) {
+		const char *s = strchr(p, '/');
+		part[i] = p;
+		len[i] = s && i < 3 ? (size_t)(s - p) : strlen(p);
+		if (len[i] == 0 || (i == 3 && s)) {
+			snprintf(why, whylen, "not a boot id: want distro/release/kernel/template");
+			return -ENOENT;
+		}
+		p += len[i] + (i < 3 ? 1 : 0);
+		if (i < 3 && !s) {
+			snprintf(why, whylen, "not a boot id: want distro/release/kernel/template");
+			return -ENOENT;
+		}
+		text_clean(part[i], w[i], len[i] + 1 < sizeof w[i] ? len[i] + 1 : sizeof w[i]);
+	}
+	out->distro = find_distro(cat, part[0], len[0]);
+	if (!out->distro) {
+		snprintf(why, whylen, "no distro '%s'", w[0]);
+		return -ENOENT;
+	}
+	out->release = find_release(out->distro, part[1], len[1]);
+	if (!out->release) {
+		snprintf(why, whylen, "no release '%s' in '%s'", w[1], w[0]);
+		return -ENOENT;
+	}
+	out->kernel = find_kernel(out->release, part[2], len[2]);
+	if (!out->kernel) {
+		snprintf(why, whylen, "no kernel '%s' in %s/%s", w[2], w[0], w[1]);
+		return -ENOENT;
+	}
+	out->tmpl = find_template(cfg, part[3], len[3]);
+	if (!out->tmpl) {
+		snprintf(why, whylen, "no template '%s'", w[3]);
+		return -ENOENT;
+	}
+	if (len[2] == 6 && memcmp(part[2], "latest", 6) == 0)
+		out->kernel_word = "latest";
+	else if (len[2] == 7 && memcmp(part[2], "default", 7) == 0)
+		out->kernel_word = "default";
+	else
+		out->kernel_word = out->kernel->id;
+	return 0;
+}
+
+void render_check_targets(const struct config *cfg, const struct catalog *cat, struct diag *d)
+{
+	char why[512];
+	struct boot_target bt;
+	if (!cfg)
+		return;
+	if (cfg->default_distro && boot_id_resolve(cfg, cat, cfg->default_distro, &bt, why, sizeof why))
+		diag_add(d, DIAG_WARNING, cfg->path, cfg->default_line, cfg->default_col,
+		         "DefaultDistro '%s' does not resolve: %s", cfg->default_distro, why);
+	for (size_t i = 0; i < cfg->n_hosts; i++) {
+		const struct cfg_host *h = &cfg->hosts[i];
+		if (boot_id_resolve(cfg, cat, h->boot_id, &bt, why, sizeof why)) {
+			char hex[13];
+			mac_hexraw(h->mac, hex);
+			diag_add(d, DIAG_WARNING, cfg->path, h->line, h->col, "HostDefaults %s: '%s' does not resolve: %s",
+			         hex, h->boot_id ? h->boot_id : "", why);
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- menu request names */
+
+static int sub_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("._+~@,=-", c);
+}
+
+int menu_request_parse(const char *name, size_t len, uint8_t mac[6], char *submenu, size_t sublen)
+{
+	static const char *const prefixes[] = {"autopxe-", "autopxe/"};
+	size_t i = 0;
+	if (!name)
+		return 0;
+	while (i < len && (name[i] == '/' || name[i] == '\\'))
+		i++;
+	int match = 0;
+	for (size_t k = 0; k < ARRAY_SIZE(prefixes); k++) {
+		size_t pl = strlen(prefixes[k]);
+		if (len - i >= pl && memcmp(name + i, prefixes[k], pl) == 0) {
+			i += pl;
+			match = 1;
+			break;
+		}
+	}
+	if (!match)
+		return 0;
+	size_t m = i;
+	while (m < len && name[m] != '/')
+		m++;
+	if (memchr(name + i, '\0', len - i) || mac_parse(name + i, m - i, mac) != 0)
+		return -EINVAL;
+	if (submenu && sublen)
+		submenu[0] = '\0';
+	if (m == len || m + 1 == len) /* "autopxe-<mac>" or "autopxe-<mac>/" */
+		return 1;
+	const char *s = name + m + 1;
+	size_t n = len - m - 1;
+	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return -EINVAL;
+	for (size_t k = 0; k < n; k++)
+		if (!sub_char((unsigned char)s[k]))
+			return -EINVAL;
+	if (!submenu || n >= sublen)
+		return -EINVAL;
+	memcpy(submenu, s, n);
+	submenu[n] = '\0';
+	return 1;
+}
+
+/* ---------------------------------------------------------------- templates */
+
+enum { T_MAIN, T_DISTRO, T_BOOT, T_COMMON, T_COUNT };
+static const char *const tmpl_names[T_COUNT] = {"main", "distro", "boot", "common"};
+
+struct menu_templates {
+	struct tmpl *t[T_COUNT];
+	struct tmpl_partial partials[T_COUNT];
+};
+
+/* Every name the renderer provides in some scope; others are reported as likely typos. */
+static const char *const known_names[] = {
+    ".", "mac", "mac_hexraw", "ip", "title", "menu_path", "env", "name", "value", "warnings", "text", "timeout",
+    "default_label", "cancel_label", "retries", "retry_steps", "n", "next", "retry_delay", "failure_label",
+    "failure_text", "default", "distros", "has_distros", "label", "path", "releases", "distro", "pretty", "entries",
+    "action_item", "id", "release", "kernel", "kernel_version", "template", "cmdline", "kernel_name", "kernel_url",
+    "initrd_name", "initrd_url", "is_default", "file_base",
+};
+
+static const struct menu_template_src *builtin_src(const char *file)
+{
+	for (size_t i = 0; i < menu_templates_builtin_n; i++)
+		if (strcmp(menu_templates_builtin[i].file, file) == 0)
+			return &menu_templates_builtin[i];
+	return NULL;
+}
+
+struct check_ctx {
+	struct diag *d;
+	const char *file;
+	int bad_partial;
+	int refs[T_COUNT]; /* partials this template includes */
+};
+
+static void check_tag(void *arg, enum tmpl_tag kind, const char *name, int line, int col)
+{
+	struct check_ctx *c = arg;
+	if (kind == TMPL_TAG_PARTIAL) {
+		for (int i = 0; i < T_COUNT; i++) {
+			if (strcmp(tmpl_names[i], name) == 0) {
+				c->refs[i] = 1;
+				return;
+			}
+		}
+		diag_add(c->d, DIAG_ERROR, c->file, line, col, "unknown partial '%s' (known: boot, common, main, distro)",
+		         name);
+		c->bad_partial = 1;
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(known_names); i++)
+		if (strcmp(known_names[i], name) == 0)
+			return;
+	diag_add(c->d, DIAG_WARNING, c->file, line, col, "unknown variable '%s' (renders as empty)", name);
+}
+
+/* Reads a whole file (at most TMPL_MAX_SOURCE bytes). 0, -errno or -EFBIG. */
+static int read_file(const char *path, char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	sbuf b = SBUF_INIT;
+	char chunk[8192];
+	size_t n;
+	int rc = 0;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		if (b.len + n > TMPL_MAX_SOURCE) {
+			rc = -EFBIG;
+			break;
+		}
+		if ((rc = sbuf_append(&b, chunk, n)))
+			break;
+	}
+	if (!rc && ferror(f))
+		rc = -EIO;
+	fclose(f);
+	if (rc) {
+		sbuf_free(&b);
+		return rc;
+	}
+	*len = b.len;
+	*buf = sbuf_steal(&b);
+	return *buf ? 0 : -ENOMEM;
+}
+
+struct menu_templates *menu_templates_load(const char *dir, struct diag *d)
+{
+	struct menu_templates *mt = calloc(1, sizeof *mt);
+	int refs[T_COUNT][T_COUNT] = {{0}};
+	int from_dir = 0, failed = 0;
+	if (!mt) {
+		diag_add(d, DIAG_ERROR, dir, 0, 0, "out of memory loading templates");
+		return NULL;
+	}
+	if (dir) {
+		DIR *dh = opendir(dir);
+		if (!dh) {
+			diag_add(d, DIAG_ERROR, dir, 0, 0, "cannot open templates directory: %s", strerror(errno));
+			goto fail;
+		}
+		closedir(dh);
+	}
+	for (int i = 0; i < T_COUNT; i++) {
+		char file[64], path[4096];
+		snprintf(file, sizeof file, "%s.ipxe.tmpl", tmpl_names[i]);
+		const struct menu_template_src *bs = builtin_src(file);
+		char *text = NULL;
+		size_t len = 0;
+		int rc = -ENOENT;
+		const char *shown = file;
+		if (dir) {
+			snprintf(path, sizeof path, "%s/%s", dir, file);
+			rc = read_file(path, &text, &len);
+			if (rc && rc != -ENOENT) {
+				diag_add(d, DIAG_ERROR, path, 0, 0, "cannot read template: %s", strerror(-rc));
+				failed = 1;
+				continue;
+			}
+			if (!rc) {
+				shown = path;
+				from_dir++;
+			}
+		}
+		if (rc) { /* not in dir (or no dir): the copy compiled into the binary */
+			if (!bs) {
+				diag_add(d, DIAG_ERROR, file, 0, 0, "no built-in template %s", file);
+				failed = 1;
+				continue;
+			}
+			snprintf(path, sizeof path, "<builtin>/%s", file);
+			shown = path;
+		}
+		mt->t[i] = tmpl_compile(text ? text : bs->text, text ? len : strlen(bs->text), shown, d);
+		free(text);
+		if (!mt->t[i]) {
+			failed = 1;
+			continue;
+		}
+		struct check_ctx c = {.d = d, .file = shown};
+		tmpl_each_tag(mt->t[i], check_tag, &c);
+		if (c.bad_partial)
+			failed = 1;
+		memcpy(refs[i], c.refs, sizeof c.refs);
+		mt->partials[i].name = tmpl_names[i];
+		mt->partials[i].t = mt->t[i];
+	}
+	if (dir && from_dir == 0 && !failed)
+		diag_add(d, DIAG_WARNING, dir, 0, 0, "no *.ipxe.tmpl files here; using the built-in templates");
+	/* partials must not include themselves, directly or through others: transitive closure of 4 nodes */
+	for (int k = 0; k < T_COUNT; k++)
+		for (int i = 0; i < T_COUNT; i++)
+			for (int j = 0; j < T_COUNT; j++)
+				if (refs[i][k] && refs[k][j])
+					refs[i][j] = 1;
+	for (int i = 0; i < T_COUNT && !failed; i++) {
+		if (refs[i][i]) {
+			diag_add(d, DIAG_ERROR, dir ? dir : "<builtin>", 0, 0, "template '%s' includes itself through partials",
+			         tmpl_names[i]);
+			failed = 1;
+		}
+	}
+	if (failed)
+		goto fail;
+	return mt;
+fail:
+	menu_templates_free(mt);
+	return NULL;
+}
+
+void menu_templates_free(struct menu_templates *t)
+{
+	if (!t)
+		return;
+	for (int i = 0; i < T_COUNT; i++)
+		tmpl_free(t->t[i]);
+	free(t);
+}
+
+/* ---------------------------------------------------------------- rendering */
+
+struct rctx {
+	const struct config *cfg;
+	const struct catalog *cat;
+	const struct render_client *cl;
+	struct tmpl_data *data;
+	struct tmpl_val *root, *warnings;
+	char mac[18], hex[13], ip[64];
+	const char *base; /* prefix of kernel/initrd URLs */
+	sbuf id, cmd, tmp;
+	const struct cfg_host *host;
+};
+
+static void warn(struct rctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct rctx *x, const char *fmt, ...)
+{
+	char raw[512], clean[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	va_end(ap);
+	text_clean(raw, clean, sizeof clean);
+	if (!x->warnings)
+		x->warnings = tmpl_set_list(x->data, x->root, "warnings");
+	tmpl_set_str(x->data, tmpl_list_add_obj(x->data, x->warnings), "text", clean);
+}
+
+/* Fill one boot entry object. 0, 1 (left out: unsafe command line, warned) or -ENOMEM. */
+/* The entry becomes field `field` of parent, or (field NULL) a new item of the list parent. */
+static int fill_entry(struct rctx *x, struct tmpl_val *parent, const char *field, const struct scan_release *r,
+                      const char *distro, const struct scan_kernel *k, const char *kword, const struct cfg_kv *t,
+                      int is_default)
+{
+	struct tmpl_data *d = x->data;
+	const char *root = x->cfg && x->cfg->rootfs_path ? x->cfg->rootfs_path : x->cat->root ? x->cat->root : "";
+	int rc;
+	sbuf_reset(&x->id);
+	sbuf_reset(&x->cmd);
+	sbuf_reset(&x->tmp);
+	if ((rc = sbuf_printf(&x->id, "%s/%s/%s/%s", distro, r->name, kword, t->key)))
+		return rc;
+	size_t rl = strlen(root);
+	if ((rc = sbuf_printf(&x->tmp, "%s%s%s", root, rl && root[rl - 1] == '/' ? "" : "/", r->path)))
+		return rc;
+	const char *builtins[] = {
+	    "rootfs-path", x->tmp.data, "distro", distro, "release", r->name, "kernel-version", k->id,
+	    "boot-id", x->id.data, "template", t->key, "mac", x->mac, "mac-hexraw", x->hex, "ip", x->ip, NULL, NULL,
+	};
+	if ((rc = expand_vars(t->value, builtins, x->cfg, &x->cmd)))
+		return rc;
+	if (!ipxe_safe_value(x->cmd.data)) {
+		warn(x, "%s left out: its command line is not safe in an iPXE script", x->id.data);
+		return 1;
+	}
+	struct tmpl_val *e = field ? tmpl_set_obj(d, parent, field) : tmpl_list_add_obj(d, parent);
+	tmpl_set_str(d, e, "label", x->id.data);
+	tmpl_set_str(d, e, "id", x->id.data);
+	tmpl_set_str(d, e, "distro", distro);
+	tmpl_set_str(d, e, "release", r->name);
+	tmpl_set_str(d, e, "kernel", kword);
+	tmpl_set_str(d, e, "kernel_version", k->id);
+	tmpl_set_str(d, e, "template", t->key);
+	tmpl_set_str(d, e, "cmdline", x->cmd.data);
+	tmpl_set_str(d, e, "kernel_name", "vmlinuz");
+	tmpl_set_fmt(d, e, "kernel_url", "%sboot/%s", x->base, k->kernel_path);
+	if (k->initrd_path) {
+		tmpl_set_str(d, e, "initrd_name", "initrd");
+		tmpl_set_fmt(d, e, "initrd_url", "%sboot/%s", x->base, k->initrd_path);
+	}
+	tmpl_set_bool(d, e, "is_default", is_default);
+	if (strcmp(kword, k->id) != 0)
+		tmpl_set_fmt(d, e, "text", "%s (%s) %s%s", kword, k->id, t->key, is_default ? " [default]" : "");
+	else
+		tmpl_set_fmt(d, e, "text", "%s %s%s", kword, t->key, is_default ? " [default]" : "");
+	return tmpl_data_error(d);
+}
+
+/* The host's default boot target: 0 with *bt filled and *id set, -ENOENT (none configured or not
+ * resolvable; warned into the menu when warn_menu). */
+static int host_default(struct rctx *x, struct boot_target *bt, const char **id, int warn_menu)
+{
+	char why[512];
+	*id = x->host ? x->host->boot_id : x->cfg ? x->cfg->default_distro : NULL;
+	if (!*id || !**id)
+		return -ENOENT;
+	if (boot_id_resolve(x->cfg, x->cat, *id, bt, why, sizeof why) != 0) {
+		if (warn_menu)
+			warn(x, "default '%s' not found: %s", *id, why);
+		return -ENOENT;
+	}
+	if (!tname_ok(bt->tmpl->key)) {
+		if (warn_menu)
+			warn(x, "default '%s' not usable: template name cannot be an iPXE label", *id);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void set_common(struct rctx *x)
+{
+	struct tmpl_data *d = x->data;
+	struct tmpl_val *root = x->root;
+	const struct config *cfg = x->cfg;
+	char title[256];
+	text_clean(cfg && cfg->menu_title ? cfg->menu_title : "autopxe boot menu", title, sizeof title);
+	tmpl_set_str(d, root, "mac", x->mac);
+	tmpl_set_str(d, root, "mac_hexraw", x->hex);
+	tmpl_set_str(d, root, "ip", x->ip);
+	tmpl_set_str(d, root, "title", title);
+	tmpl_set_fmt(d, root, "menu_path", "/autopxe-%s", x->hex);
+	tmpl_set_str(d, root, "file_base", x->base);
+
+	struct tmpl_val *env = tmpl_set_list(d, root, "env");
+	for (size_t i = 0; cfg && i < cfg->n_env; i++) {
+		const struct cfg_kv *kv = &cfg->env[i];
+		if (!label_ok(kv->key) || !kv->value || !ipxe_safe_value(kv->value))
+			continue;
+		struct tmpl_val *o = tmpl_list_add_obj(d, env);
+		tmpl_set_str(d, o, "name", kv->key);
+		tmpl_set_str(d, o, "value", kv->value);
+	}
+
+	enum menu_action ta = cfg ? cfg->timeout_action : ACTION_DEFAULT;
+	unsigned tmo = cfg ? cfg->menu_timeout_ms : 10000;
+	if (tmo > 0 && ta != ACTION_MENU)
+		tmpl_set_fmt(d, root, "timeout", "%u", tmo);
+
+	unsigned retries = cfg ? cfg->boot_retries : 2;
+	if (retries > MAX_RENDER_RETRIES)
+		retries = MAX_RENDER_RETRIES;
+	tmpl_set_fmt(d, root, "retries", "%u", retries);
+	struct tmpl_val *steps = tmpl_set_list(d, root, "retry_steps");
+	for (unsigned i = retries; i-- > 0;) {
+		struct tmpl_val *o = tmpl_list_add_obj(d, steps);
+		tmpl_set_fmt(d, o, "n", "%u", i);
+		tmpl_set_fmt(d, o, "next", "%u", i + 1);
+	}
+	unsigned delay = cfg ? cfg->retry_delay_ms : 3000;
+	tmpl_set_fmt(d, root, "retry_delay", "%u", delay / 1000 + (delay % 1000 ? 1 : 0));
+
+	static const struct {
+		enum menu_action a;
+		const char *label, *text;
+	} failure[] = {
+	    {ACTION_EXIT, "autopxe-exit", "exit to next boot device"},
+	    {ACTION_REBOOT, "autopxe-reboot", "reboot"},
+	    {ACTION_SHELL, "autopxe-shell", "iPXE shell"},
+	    {ACTION_MENU, "autopxe-menu", "back to the menu"},
+	};
+	enum menu_action fa = cfg ? cfg->failure_action : ACTION_EXIT;
+	size_t fi = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(failure); i++)
+		if (failure[i].a == fa)
+			fi = i;
+	tmpl_set_str(d, root, "failure_label", failure[fi].label);
+	tmpl_set_str(d, root, "failure_text", failure[fi].text);
+}
+
+/* The label and item text performing TimeoutAction when it is not "default" (NULL otherwise). */
+static const char *timeout_action_label(const struct config *cfg, const char **text)
+{
+	switch (cfg ? cfg->timeout_action : ACTION_DEFAULT) {
+	case ACTION_EXIT: *text = "Exit to next boot device"; return "autopxe-exit";
+	case ACTION_REBOOT: *text = "Reboot"; return "autopxe-reboot";
+	case ACTION_SHELL: *text = "iPXE shell"; return "autopxe-shell";
+	default: return NULL;
+	}
+}
+
+static int build_main(struct rctx *x)
+{
+	struct tmpl_data *d = x->data;
+	struct boot_target bt;
+	const char *id, *atext;
+	char deflabel[512] = "autopxe-exit"; /* no usable default: the timeout exits to the next boot device */
+	int rc;
+	if (host_default(x, &bt, &id, 1) == 0) {
+		rc = fill_entry(x, x->root, "default", bt.release, bt.distro->name, bt.kernel, bt.kernel_word, bt.tmpl, 1);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			snprintf(deflabel, sizeof deflabel, "%s", x->id.data);
+	}
+	const char *al = timeout_action_label(x->cfg, &atext);
+	tmpl_set_str(d, x->root, "default_label", al ? al : deflabel);
+	tmpl_set_str(d, x->root, "cancel_label", "autopxe-exit");
+	struct tmpl_val *list = tmpl_set_list(d, x->root, "distros");
+	size_t n = 0;
+	for (size_t i = 0; x->cat && i < x->cat->n_distros; i++) {
+		const struct scan_distro *sd = &x->cat->distros[i];
+		if (!label_ok(sd->name) || strchr(sd->name, '/'))
+			continue;
+		struct tmpl_val *o = tmpl_list_add_obj(d, list);
+		tmpl_set_fmt(d, o, "label", "autopxe-distro/%s", sd->name);
+		tmpl_set_str(d, o, "name", sd->name);
+		tmpl_set_fmt(d, o, "path", "/autopxe-%s/%s", x->hex, sd->name);
+		tmpl_set_fmt(d, o, "releases", "%zu", sd->n_releases);
+		n++;
+	}
+	tmpl_set_bool(d, x->root, "has_distros", n > 0);
+	return tmpl_data_error(d);
+}
+
+/* One release of a distro submenu: every kernel word x template. */
+static int build_release(struct rctx *x, struct tmpl_val *rels, const struct scan_distro *sd,
+                         const struct scan_release *r, const struct boot_target *host, char *first, char *def,
+                         size_t lablen)
+{
+	struct tmpl_data *d = x->data;
+	struct tmpl_val *ro = NULL, *entries = NULL;
+	int rc;
+	/* kernel words: "latest", each version newest first, then "default" */
+	for (size_t ki = 0; ki < r->n_kernels + 2; ki++) {
+		const struct scan_kernel *k;
+		const char *word;
+		if (ki == 0) {
+			k = r->n_kernels ? &r->kernels[0] : NULL;
+			word = "latest";
+		} else if (ki <= r->n_kernels) {
+			k = &r->kernels[ki - 1];
+			word = k->id;
+			/* ids that collide with the aliases cannot be named in a boot id */
+			if (!strcmp(word, "latest") || !strcmp(word, "default") || !label_ok(word) || strchr(word, '/'))
+				continue;
+		} else {
+			k = r->default_kernel;
+			word = "default";
+		}
+		if (!k)
+			continue;
+		for (size_t ti = 0; x->cfg && ti < x->cfg->n_templates; ti++) {
+			const struct cfg_kv *t = &x->cfg->templates[ti];
+			if (!tname_ok(t->key))
+				continue;
+			if (!ro) {
+				ro = tmpl_list_add_obj(d, rels);
+				tmpl_set_str(d, ro, "name", r->name);
+				if (r->pretty_name && ipxe_safe_value(r->pretty_name)) {
+					char pretty[256];
+					text_clean(r->pretty_name, pretty, sizeof pretty);
+					tmpl_set_str(d, ro, "pretty", pretty);
+				}
+				entries = tmpl_set_list(d, ro, "entries");
+			}
+			int is_def = host && host->release == r && host->tmpl == t && !strcmp(host->kernel_word, word);
+			if ((rc = fill_entry(x, entries, NULL, r, sd->name, k, word, t, is_def)) < 0)
+				return rc;
+			if (rc > 0)
+				continue;
+			if (!first[0])
+				snprintf(first, lablen, "%s", x->id.data);
+			if (is_def)
+				snprintf(def, lablen, "%s", x->id.data);
+		}
+	}
+	return 0;
+}
+
+static int build_distro(struct rctx *x, const struct scan_distro *sd)
+{
+	struct tmpl_data *d = x->data;
+	struct boot_target bt;
+	const char *hid = NULL, *atext = NULL;
+	char first[512] = "", def[512] = "";
+	int have_host = host_default(x, &bt, &hid, 0) == 0 && bt.distro == sd;
+	int rc;
+	tmpl_set_str(d, x->root, "distro", sd->name);
+	tmpl_set_str(d, x->root, "cancel_label", "autopxe-back");
+	struct tmpl_val *rels = tmpl_set_list(d, x->root, "releases");
+	for (size_t ri = 0; ri < sd->n_releases; ri++)
+		if ((rc = build_release(x, rels, sd, &sd->releases[ri], have_host ? &bt : NULL, first, def, sizeof first)))
+			return rc;
+	const char *al = timeout_action_label(x->cfg, &atext);
+	if (al) {
+		struct tmpl_val *ai = tmpl_set_obj(d, x->root, "action_item");
+		tmpl_set_str(d, ai, "label", al);
+		tmpl_set_str(d, ai, "text", atext);
+	}
+	/* default: TimeoutAction's item, else the host's default when it is here, else the first entry */
+	tmpl_set_str(d, x->root, "default_label", al ? al : def[0] ? def : first[0] ? first : "autopxe-back");
+	return tmpl_data_error(d);
+}
+
+int render_menu(const struct config *cfg, const struct catalog *cat, const struct menu_templates *t,
+                const struct render_client *cl, const char *submenu, sbuf *out)
+{
+	struct menu_templates *own = NULL;
+	struct rctx x;
+	size_t start = out->len;
+	int rc;
+	memset(&x, 0, sizeof x);
+	if (!cl)
+		return -EINVAL;
+	if (!t) { /* convenience for tools and tests: the built-in templates */
+		struct diag dg;
+		diag_init(&dg);
+		own = menu_templates_load(NULL, &dg);
+		diag_free(&dg);
+		if (!own)
+			return -ENOMEM;
+		t = own;
+	}
+	const struct scan_distro *sd = NULL;
+	if (submenu && *submenu) {
+		sd = find_distro(cat, submenu, strlen(submenu));
+		if (!sd) {
+			rc = -ENOENT;
+			goto out;
+		}
+	}
+	x.cfg = cfg;
+	x.cat = cat;
+	x.cl = cl;
+	mac_colon(cl->mac, x.mac);
+	mac_hexraw(cl->mac, x.hex);
+	if (cl->ip && label_ok(cl->ip) && strlen(cl->ip) < sizeof x.ip)
+		snprintf(x.ip, sizeof x.ip, "%s", cl->ip);
+	x.base = cl->file_base && *cl->file_base && label_ok(cl->file_base) ? cl->file_base : "/";
+	x.host = find_host(cfg, cl->mac);
+	x.data = tmpl_data_new();
+	x.root = tmpl_data_root(x.data);
+	if (!x.data) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	set_common(&x);
+	rc = sd ? build_distro(&x, sd) : build_main(&x);
+	if (!rc)
+		rc = tmpl_data_error(x.data);
+	if (!rc)
+		rc = tmpl_render(t->t[sd ? T_DISTRO : T_MAIN], x.root, t->partials, T_COUNT, out);
+out:
+	if (rc && out->data) {
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	tmpl_data_free(x.data);
+	sbuf_free(&x.id);
+	sbuf_free(&x.cmd);
+	sbuf_free(&x.tmp);
+	menu_templates_free(own);
+	return rc;
+}
