@@ -76,4 +76,14 @@ const struct scan_kernel *release_kernel(const struct scan_release *rel, const c
 /* Print the catalog as a table (json=0) or JSON (json=1) to f. */
 void catalog_print(const struct catalog *cat, FILE *f, int json);
 
+/* Parse os-release text (buf, len bytes, any bytes allowed): KEY=value lines with shell-style
+ * quoting ('...', "..." with \\ \" \$ \` escapes, backslash outside quotes). Comments, blank
+ * and malformed lines are ignored, and so are values longer than SCAN_OSREL_MAX_VALUE bytes or
+ * holding control bytes. At most SCAN_OSREL_MAX_KEYS keys, in file order; a repeated key keeps
+ * its first position and its last value. 0 or -ENOMEM; caller frees *out with scan_osrelease_free(). */
+#define SCAN_OSREL_MAX_KEYS 64
+#define SCAN_OSREL_MAX_VALUE 256
+int scan_osrelease_parse(const char *buf, size_t len, struct scan_kv **out, size_t *n_out);
+void scan_osrelease_free(struct scan_kv *kv, size_t n);
+
 #endif
