@@ -49,10 +49,11 @@ int ipxe_safe_value(const char *s)
 	return 1;
 }
 
-/* True when s can be one iPXE word used as a label / menu item name. */
+/* True when s can be one iPXE word used as a label / menu item name (a leading '-' would be taken
+ * for an option by `item` and `choose`). */
 static int label_ok(const char *s)
 {
-	if (!s || !*s || s[0] == '#' || s[0] == ':')
+	if (!s || !*s || s[0] == '#' || s[0] == ':' || s[0] == '-')
 		return 0;
 	for (const char *p = s; *p; p++)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '$' || *p == '\\')
@@ -503,7 +504,7 @@ struct rctx {
 	struct tmpl_val *root, *warnings;
 	char mac[18], hex[13], ip[64];
 	const char *base; /* prefix of kernel/initrd URLs */
-	sbuf id, cmd, tmp;
+	sbuf id, cmd, tmp, join;
 	const struct cfg_host *host;
 };
 
@@ -519,6 +520,22 @@ static void warn(struct rctx *x, const char *fmt, ...)
 	if (!x->warnings)
 		x->warnings = tmpl_set_list(x->data, x->root, "warnings");
 	tmpl_set_str(x->data, tmpl_list_add_obj(x->data, x->warnings), "text", clean);
+}
+
+/* Set field `name` of obj to the concatenation of the strings after it (NULL-terminated), without printf. */
+static void set_join(struct rctx *x, struct tmpl_val *obj, const char *name, ...)
+{
+	va_list ap;
+	int rc = 0;
+	sbuf_reset(&x->join);
+	va_start(ap, name);
+	for (const char *p = va_arg(ap, const char *); p && !rc; p = va_arg(ap, const char *))
+		rc = sbuf_puts(&x->join, p);
+	va_end(ap);
+	if (rc)
+		tmpl_set_bool(x->data, NULL, name, 0); /* records the failure in the data */
+	else
+		tmpl_set_strn(x->data, obj, name, x->join.data, x->join.len);
 }
 
 /* Fill one boot entry object. 0, 1 (left out: unsafe command line, warned) or -ENOMEM. */
@@ -558,16 +575,15 @@ static int fill_entry(struct rctx *x, struct tmpl_val *parent, const char *field
 	tmpl_set_str(d, e, "template", t->key);
 	tmpl_set_str(d, e, "cmdline", x->cmd.data);
 	tmpl_set_str(d, e, "kernel_name", "vmlinuz");
-	tmpl_set_fmt(d, e, "kernel_url", "%sboot/%s", x->base, k->kernel_path);
+	set_join(x, e, "kernel_url", x->base, "boot/", k->kernel_path, NULL);
 	if (k->initrd_path) {
 		tmpl_set_str(d, e, "initrd_name", "initrd");
-		tmpl_set_fmt(d, e, "initrd_url", "%sboot/%s", x->base, k->initrd_path);
+		set_join(x, e, "initrd_url", x->base, "boot/", k->initrd_path, NULL);
 	}
 	tmpl_set_bool(d, e, "is_default", is_default);
-	if (strcmp(kword, k->id) != 0)
-		tmpl_set_fmt(d, e, "text", "%s (%s) %s%s", kword, k->id, t->key, is_default ? " [default]" : "");
-	else
-		tmpl_set_fmt(d, e, "text", "%s %s%s", kword, t->key, is_default ? " [default]" : "");
+	int alias = strcmp(kword, k->id) != 0;
+	set_join(x, e, "text", kword, alias ? " (" : "", alias ? k->id : "", alias ? ")" : "", " ", t->key,
+	         is_default ? " [default]" : "", NULL);
 	return tmpl_data_error(d);
 }
 
@@ -598,7 +614,10 @@ static void set_common(struct rctx *x)
 	struct tmpl_val *root = x->root;
 	const struct config *cfg = x->cfg;
 	char title[256];
-	text_clean(cfg && cfg->menu_title ? cfg->menu_title : "autopxe boot menu", title, sizeof title);
+	const char *tsrc = cfg && cfg->menu_title ? cfg->menu_title : "autopxe boot menu";
+	while (*tsrc == '-' || *tsrc == ' ') /* `menu` would take a leading '-' for an option */
+		tsrc++;
+	text_clean(*tsrc ? tsrc : "autopxe boot menu", title, sizeof title);
 	tmpl_set_str(d, root, "mac", x->mac);
 	tmpl_set_str(d, root, "mac_hexraw", x->hex);
 	tmpl_set_str(d, root, "ip", x->ip);
@@ -609,7 +628,8 @@ static void set_common(struct rctx *x)
 	struct tmpl_val *env = tmpl_set_list(d, root, "env");
 	for (size_t i = 0; cfg && i < cfg->n_env; i++) {
 		const struct cfg_kv *kv = &cfg->env[i];
-		if (!label_ok(kv->key) || !kv->value || !ipxe_safe_value(kv->value))
+		/* `set` would take a leading '-' for an option: such values are only expanded by the server */
+		if (!label_ok(kv->key) || !kv->value || !ipxe_safe_value(kv->value) || kv->value[0] == '-')
 			continue;
 		struct tmpl_val *o = tmpl_list_add_obj(d, env);
 		tmpl_set_str(d, o, "name", kv->key);
@@ -705,6 +725,8 @@ static int build_release(struct rctx *x, struct tmpl_val *rels, const struct sca
 	struct tmpl_data *d = x->data;
 	struct tmpl_val *ro = NULL, *entries = NULL;
 	int rc;
+	if (!label_ok(r->name) || strchr(r->name, '/')) /* its heading would not parse */
+		return 0;
 	/* kernel words: "latest", each version newest first, then "default" */
 	for (size_t ki = 0; ki < r->n_kernels + 2; ki++) {
 		const struct scan_kernel *k;
@@ -834,6 +856,7 @@ out:
 	sbuf_free(&x.id);
 	sbuf_free(&x.cmd);
 	sbuf_free(&x.tmp);
+	sbuf_free(&x.join);
 	menu_templates_free(own);
 	return rc;
 }

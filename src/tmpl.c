@@ -340,7 +340,8 @@ struct tmpl_data {
 	int failed;
 };
 
-#define CHUNK_MIN 8192u
+#define CHUNK_MIN 16384u
+#define CHUNK_MAX (1u << 20)
 
 static void *arena_alloc(struct tmpl_data *d, size_t n)
 {
@@ -348,7 +349,10 @@ static void *arena_alloc(struct tmpl_data *d, size_t n)
 	n = (n + al - 1) / al * al;
 	struct chunk *c = d->chunks;
 	if (!c || c->size - c->used < n) {
-		size_t size = n > CHUNK_MIN ? n : CHUNK_MIN;
+		/* chunks double in size so a big menu costs few allocations */
+		size_t size = c ? (c->size < CHUNK_MAX ? c->size * 2 : CHUNK_MAX) : CHUNK_MIN;
+		if (size < n)
+			size = n;
 		c = malloc(sizeof *c + size);
 		if (!c) {
 			d->failed = 1;
@@ -421,11 +425,9 @@ static struct tmpl_val *add(struct tmpl_data *d, struct tmpl_val *parent, const 
 		return NULL;
 	memset(v, 0, sizeof *v);
 	v->kind = kind;
-	if (name) {
+	if (name) { /* borrowed: field names are string literals */
+		v->name = name;
 		v->name_len = strlen(name);
-		v->name = arena_strn(d, name, v->name_len);
-		if (!v->name)
-			return NULL;
 	}
 	if (parent->tail)
 		parent->tail->next = v;
@@ -455,16 +457,29 @@ struct tmpl_val *tmpl_set_str(struct tmpl_data *d, struct tmpl_val *obj, const c
 struct tmpl_val *tmpl_set_fmt(struct tmpl_data *d, struct tmpl_val *obj, const char *name, const char *fmt, ...)
 {
 	char buf[256];
-	va_list ap;
+	va_list ap, ap2;
 	va_start(ap, fmt);
+	va_copy(ap2, ap);
 	int n = vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof buf) {
+	struct tmpl_val *v = NULL;
+	if (n < 0) {
 		if (d)
 			d->failed = 1;
-		return NULL;
+	} else if ((size_t)n < sizeof buf) {
+		v = tmpl_set_strn(d, obj, name, buf, (size_t)n);
+	} else if ((v = tmpl_set_strn(d, obj, name, "", 0))) { /* long: format straight into the arena */
+		char *p = d ? arena_alloc(d, (size_t)n + 1) : NULL;
+		if (p) {
+			vsnprintf(p, (size_t)n + 1, fmt, ap2);
+			v->s = p;
+			v->len = (size_t)n;
+		} else {
+			v = NULL;
+		}
 	}
-	return tmpl_set_strn(d, obj, name, buf, (size_t)n);
+	va_end(ap2);
+	return v;
 }
 
 struct tmpl_val *tmpl_set_bool(struct tmpl_data *d, struct tmpl_val *obj, const char *name, int b)

@@ -43,13 +43,14 @@ struct tmpl_val *tmpl_data_root(struct tmpl_data *d);
 /* 0, or -ENOMEM when any builder call failed. */
 int tmpl_data_error(const struct tmpl_data *d);
 
-/* Add a field to object obj (name and value are copied). Set each name once per object. */
+/* Add a field to object obj. The value is copied; the name is borrowed and must outlive d (use string
+ * literals). Set each name once per object. */
 struct tmpl_val *tmpl_set_str(struct tmpl_data *d, struct tmpl_val *obj, const char *name, const char *s);
 struct tmpl_val *tmpl_set_strn(struct tmpl_data *d, struct tmpl_val *obj, const char *name, const char *s, size_t n);
 struct tmpl_val *tmpl_set_fmt(struct tmpl_data *d, struct tmpl_val *obj, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 struct tmpl_val *tmpl_set_bool(struct tmpl_data *d, struct tmpl_val *obj, const char *name, int b);
-/* A new empty list / object as a field of obj; returns it for filling. */
+/* A new empty list / object as a field of obj (name borrowed, as above); returns it for filling. */
 struct tmpl_val *tmpl_set_list(struct tmpl_data *d, struct tmpl_val *obj, const char *name);
 struct tmpl_val *tmpl_set_obj(struct tmpl_data *d, struct tmpl_val *obj, const char *name);
 /* Append a new empty object / a string to a list. */

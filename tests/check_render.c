@@ -925,9 +925,18 @@ START_TEST(test_unsafe_inputs_left_out)
 	kv_add(&cfg->templates, &cfg->n_templates, "evil", "quiet || shell");
 	kv_add(&cfg->templates, &cfg->n_templates, "has space", "quiet");
 	kv_add(&cfg->env, &cfg->n_env, "inject", "a\nshell");
+	kv_add(&cfg->env, &cfg->n_env, "dash", "-x");
+	free(cfg->menu_title);
+	cfg->menu_title = strdup("--help me");
+	static const struct kspec ks[] = {{"1.0", 1}, {"-2.0", 1}};
+	add_release(&cat->distros[1], "-rc", NULL, ks, 2, 0);
 	cl.ip = "1.2.3.4 || shell";
 	char *s = render(cfg, cat, NULL, &cl, "debian");
 	assert_valid(s);
+	/* words iPXE would parse as options are not placed where options are parsed */
+	ck_assert_ptr_null(strstr(s, "-rc"));
+	ck_assert_ptr_null(strstr(s, "set dash"));
+	ck_assert_ptr_nonnull(strstr(s, "\nmenu debian: help me bc:24:11:b0:1a:de \n"));
 	ck_assert_ptr_null(strstr(s, "|| shell"));
 	ck_assert_ptr_null(strstr(s, "item debian/bookworm/latest/evil"));
 	ck_assert_ptr_null(strstr(s, ":debian/bookworm/latest/evil"));
@@ -950,15 +959,15 @@ START_TEST(test_builtins_in_cmdline)
 	cfg->templates[0].value = strdup("p=${rootfs-path} d=${distro} r=${release} k=${kernel-version} b=${boot-id} "
 	                                 "t=${template} m=${mac} h=${mac-hexraw} i=${ip} x=${net0/ip} s=${nfs-server}");
 	char *s = render(cfg, cat, NULL, &cl, NULL);
-	ck_assert_ptr_nonnull(strstr(s, "\necho p=/pxe/rootfs/debian/bookworm d=debian r=bookworm k=6.1.0-21-amd64 "
-	                                "b=debian/bookworm/latest/overlayfs t=overlayfs m=bc:24:11:b0:1a:de "
+	ck_assert_ptr_nonnull(strstr(s, "\necho Command line: p=/pxe/rootfs/debian/bookworm d=debian r=bookworm "
+	                                "k=6.1.0-21-amd64 b=debian/bookworm/latest/overlayfs t=overlayfs m=bc:24:11:b0:1a:de "
 	                                "h=bc2411b01ade i=192.0.2.50 x=${net0/ip} s=192.0.2.11\n"));
 	free(s);
 	/* RootfsPath "/" does not give "//" */
 	free(cfg->rootfs_path);
 	cfg->rootfs_path = strdup("/");
 	s = render(cfg, cat, NULL, &cl, NULL);
-	ck_assert_ptr_nonnull(strstr(s, "\necho p=/debian/bookworm d="));
+	ck_assert_ptr_nonnull(strstr(s, "\necho Command line: p=/debian/bookworm d="));
 	free(s);
 	free_catalog(cat);
 	free_config(cfg);
