@@ -22,6 +22,7 @@
 
 #define CONFIG_MAX_BYTES (1024 * 1024) /* larger files are refused */
 #define CONFIG_MAX_DEPTH 32            /* maps/lists nested deeper than this are refused */
+#define CONFIG_MAX_DIAGS 100           /* problems reported per load; the rest are only counted */
 
 /* State of one load: the document, where to report, and the config being filled. */
 struct loader {
@@ -30,6 +31,9 @@ struct loader {
 	const char *basedir; /* directory relative paths are resolved against, NULL = keep relative */
 	struct diag *d;
 	struct config *c;
+	size_t shown;                      /* diagnostics added by this load */
+	size_t errors;                     /* errors of this load, shown or not */
+	size_t more_errors, more_warnings; /* beyond CONFIG_MAX_DIAGS, counted only */
 };
 
 /* A scalar's text (not NUL-terminated, may hold NUL bytes) and whether YAML would read it as null. */
@@ -40,6 +44,29 @@ struct sv {
 };
 
 static int mark_num(size_t v) { return v >= (size_t)INT_MAX ? INT_MAX : (int)v + 1; }
+
+/* Every diagnostic of a load goes through here, so that a hostile file cannot make thousands. */
+static void add(struct loader *L, enum diag_sev sev, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void add(struct loader *L, enum diag_sev sev, int line, int col, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	if (sev == DIAG_ERROR)
+		L->errors++;
+	if (L->shown >= CONFIG_MAX_DIAGS) {
+		if (sev == DIAG_ERROR)
+			L->more_errors++;
+		else
+			L->more_warnings++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	L->shown++;
+	diag_add(L->d, sev, L->file, line, col, "%s", buf);
+}
 
 static void msg_at(struct loader *L, enum diag_sev sev, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -52,7 +79,7 @@ static void msg_at(struct loader *L, enum diag_sev sev, const yaml_node_t *n, co
 	va_end(ap);
 	int line = n ? mark_num(n->start_mark.line) : 0;
 	int col = n ? mark_num(n->start_mark.column) : 0;
-	diag_add(L->d, sev, L->file, line, col, "%s", buf);
+	add(L, sev, line, col, "%s", buf);
 }
 
 #define ERR(L, n, ...) msg_at((L), DIAG_ERROR, (n), __VA_ARGS__)
@@ -156,10 +183,10 @@ static int name_char(char c)
 	       c == '-';
 }
 
-/* [A-Za-z0-9_.-]+ : safe as an iPXE setting name. */
+/* [A-Za-z0-9_.-]+ but not "." or "..": safe as an iPXE setting name and as a boot id part. */
 static int valid_name(const char *s, size_t len)
 {
-	if (len == 0)
+	if (len == 0 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
 		return 0;
 	for (size_t i = 0; i < len; i++)
 		if (!name_char(s[i]))
@@ -445,12 +472,12 @@ static void report_dups(struct loader *L, const char *section, struct dup_ent *e
 		if (e[i].mac) {
 			char m[18];
 			mac_colon(e[i].mac, m);
-			diag_add(L->d, DIAG_ERROR, L->file, e[i].line, e[i].col,
+			add(L, DIAG_ERROR, e[i].line, e[i].col,
 			         "%s: duplicate MAC %s (also on line %d, column %d)", section, m, e[first].line,
 			         e[first].col);
 		} else {
 			struct shown sh = show(e[i].name, strlen(e[i].name));
-			diag_add(L->d, DIAG_ERROR, L->file, e[i].line, e[i].col,
+			add(L, DIAG_ERROR, e[i].line, e[i].col,
 			         "%s: duplicate key '%s' (first on line %d, column %d)", section, sh.s, e[first].line,
 			         e[first].col);
 		}
@@ -670,7 +697,7 @@ static void load_top(struct loader *L, const yaml_node_t *root)
 			if (k.len == strlen(keys[i].name) && memcmp(k.s, keys[i].name, k.len) == 0)
 				break;
 		if (i == N_KEYS) {
-			const char *s = suggest_key(k.s, k.len);
+			const char *s = L->shown < CONFIG_MAX_DIAGS ? suggest_key(k.s, k.len) : NULL;
 			WARN(L, kn, "unknown key '%s' ignored%s%s%s", SHOW(k), s ? " (did you mean " : "", s ? s : "",
 			     s ? "?)" : "");
 			continue;
@@ -684,13 +711,13 @@ static void load_top(struct loader *L, const yaml_node_t *root)
 		keys[i].fn(L, &keys[i], kn, vn);
 	}
 	if (!seen[KEY_VERSION])
-		diag_add(L->d, DIAG_WARNING, L->file, mark_num(root->start_mark.line), mark_num(root->start_mark.column),
+		add(L, DIAG_WARNING, mark_num(root->start_mark.line), mark_num(root->start_mark.column),
 		         "no 'version' key; assuming version 1");
 	if (!seen[KEY_ROOTFS])
-		diag_add(L->d, DIAG_ERROR, L->file, mark_num(root->start_mark.line), mark_num(root->start_mark.column),
+		add(L, DIAG_ERROR, mark_num(root->start_mark.line), mark_num(root->start_mark.column),
 		         "missing required key RootfsPath (the directory holding <distro>/<release>/)");
-	if (L->c->n_templates == 0 && L->d->n_errors == 0)
-		diag_add(L->d, DIAG_WARNING, L->file, 0, 0, "no CmdlineTemplates: menus will have no boot entries");
+	if (L->c->n_templates == 0 && L->errors == 0)
+		add(L, DIAG_WARNING, 0, 0, "no CmdlineTemplates: menus will have no boot entries");
 }
 
 /* ---- YAML plumbing ---- */
@@ -718,24 +745,24 @@ static void report_parser(struct loader *L, const yaml_parser_t *p, const char *
 	int line, col;
 	switch (p->error) {
 	case YAML_MEMORY_ERROR:
-		diag_add(L->d, DIAG_ERROR, L->file, 0, 0, "out of memory while reading YAML");
+		add(L, DIAG_ERROR, 0, 0, "out of memory while reading YAML");
 		break;
 	case YAML_READER_ERROR:
 		offset_to_pos(buf, len, p->problem_offset, &line, &col);
 		if (p->problem_value >= 0)
-			diag_add(L->d, DIAG_ERROR, L->file, line, col, "unreadable input: %s (byte 0x%02x)", problem,
+			add(L, DIAG_ERROR, line, col, "unreadable input: %s (byte 0x%02x)", problem,
 			         (unsigned)p->problem_value & 0xffu);
 		else
-			diag_add(L->d, DIAG_ERROR, L->file, line, col, "unreadable input: %s", problem);
+			add(L, DIAG_ERROR, line, col, "unreadable input: %s", problem);
 		break;
 	default:
 		line = mark_num(p->problem_mark.line);
 		col = mark_num(p->problem_mark.column);
 		if (p->context)
-			diag_add(L->d, DIAG_ERROR, L->file, line, col, "YAML syntax error: %s (%s at line %d, column %d)",
+			add(L, DIAG_ERROR, line, col, "YAML syntax error: %s (%s at line %d, column %d)",
 			         problem, p->context, mark_num(p->context_mark.line), mark_num(p->context_mark.column));
 		else
-			diag_add(L->d, DIAG_ERROR, L->file, line, col, "YAML syntax error: %s", problem);
+			add(L, DIAG_ERROR, line, col, "YAML syntax error: %s", problem);
 	}
 }
 
@@ -745,7 +772,7 @@ static int yaml_precheck(struct loader *L, const char *buf, size_t len)
 	yaml_parser_t p;
 	int depth = 0, docs = 0, rc = 0;
 	if (!yaml_parser_initialize(&p)) {
-		diag_add(L->d, DIAG_ERROR, L->file, 0, 0, "out of memory while reading YAML");
+		add(L, DIAG_ERROR, 0, 0, "out of memory while reading YAML");
 		return -ENOMEM;
 	}
 	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
@@ -760,12 +787,12 @@ static int yaml_precheck(struct loader *L, const char *buf, size_t len)
 		int line = mark_num(ev.start_mark.line), col = mark_num(ev.start_mark.column);
 		yaml_event_delete(&ev);
 		if ((t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) && ++depth > CONFIG_MAX_DEPTH) {
-			diag_add(L->d, DIAG_ERROR, L->file, line, col, "nested deeper than %d levels", CONFIG_MAX_DEPTH);
+			add(L, DIAG_ERROR, line, col, "nested deeper than %d levels", CONFIG_MAX_DEPTH);
 			rc = -EINVAL;
 		} else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
 			depth--;
 		} else if (t == YAML_DOCUMENT_START_EVENT && ++docs > 1) {
-			diag_add(L->d, DIAG_ERROR, L->file, line, col, "more than one YAML document ('---'); only one is read");
+			add(L, DIAG_ERROR, line, col, "more than one YAML document ('---'); only one is read");
 			rc = -EINVAL;
 		}
 		if (rc || t == YAML_STREAM_END_EVENT)
@@ -773,7 +800,7 @@ static int yaml_precheck(struct loader *L, const char *buf, size_t len)
 	}
 	yaml_parser_delete(&p);
 	if (rc == 0 && docs == 0) {
-		diag_add(L->d, DIAG_ERROR, L->file, 0, 0, "empty configuration file");
+		add(L, DIAG_ERROR, 0, 0, "empty configuration file");
 		rc = -EINVAL;
 	}
 	return rc;
@@ -797,20 +824,19 @@ static int load(const char *buf, size_t len, const char *name, const char *based
 	struct loader L = {.file = name ? name : "<buffer>", .basedir = basedir, .d = d};
 	yaml_parser_t p;
 	yaml_document_t doc;
-	size_t errors_before = d->n_errors;
 	int rc;
 
 	*out = NULL;
 	if (!buf && len)
 		return -EINVAL;
 	if (len > CONFIG_MAX_BYTES) {
-		diag_add(d, DIAG_ERROR, L.file, 0, 0, "file is larger than %d bytes", CONFIG_MAX_BYTES);
+		add(&L, DIAG_ERROR, 0, 0, "file is larger than %d bytes", CONFIG_MAX_BYTES);
 		return -EINVAL;
 	}
 	if ((rc = yaml_precheck(&L, buf ? buf : "", len)) != 0)
 		return rc == -ENOMEM ? rc : -EINVAL;
 	if (!yaml_parser_initialize(&p)) {
-		diag_add(d, DIAG_ERROR, L.file, 0, 0, "out of memory while reading YAML");
+		add(&L, DIAG_ERROR, 0, 0, "out of memory while reading YAML");
 		return -ENOMEM;
 	}
 	yaml_parser_set_input_string(&p, (const unsigned char *)(buf ? buf : ""), len);
@@ -828,14 +854,17 @@ static int load(const char *buf, size_t len, const char *name, const char *based
 
 	yaml_node_t *root = yaml_document_get_root_node(&doc);
 	if (!root || is_null_node(root))
-		diag_add(d, DIAG_ERROR, L.file, 0, 0, "empty configuration file");
+		add(&L, DIAG_ERROR, 0, 0, "empty configuration file");
 	else if (root->type != YAML_MAPPING_NODE)
 		ERR(&L, root, "the top level must be a map of keys (version, RootfsPath, ...), found %s", kind_name(root));
 	else
 		load_top(&L, root);
 	yaml_document_delete(&doc);
 
-	if (d->n_errors > errors_before) {
+	if (L.more_errors || L.more_warnings)
+		diag_add(d, L.more_errors ? DIAG_ERROR : DIAG_WARNING, L.file, 0, 0,
+		         "%zu more errors and %zu more warnings not shown", L.more_errors, L.more_warnings);
+	if (L.errors) {
 		config_free(L.c);
 		return -EINVAL;
 	}

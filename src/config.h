@@ -21,7 +21,8 @@ struct cfg_host {
 	int line, col;
 };
 
-/* A listen address: "off", "ADDR:PORT", "[V6ADDR]:PORT", ":PORT" (all addresses). */
+/* A listen address: "off", "ADDR:PORT", "[V6ADDR]:PORT", ":PORT" (all addresses).
+ * Port 0 asks the kernel for a free port (tests). */
 struct listen_spec {
 	int enabled;
 	char host[64]; /* numeric address; "" = any (0.0.0.0) */
@@ -82,6 +83,9 @@ struct config {
 	int allow_remote_reload;      /* AllowRemoteReload, default false */
 };
 
+/* Relative paths in the file (RootfsPath, StaticDir, IPXEDir, TemplatesDir, ISOPath) are resolved
+ * against the directory of the file (config_load_file makes it absolute with the working directory;
+ * config_load_buffer uses the directory part of `name`, if any). */
 /* Load from a file. On success (no errors; warnings allowed) returns 0 and *out.
  * On any error returns -EINVAL (or -errno when the file cannot be read), *out = NULL,
  * and every problem is in d with file:line:col. Never exits, never crashes on input. */

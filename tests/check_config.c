@@ -274,6 +274,8 @@ static const struct {
     {HDR "CmdlineTemplates:\n  a: '   '\n", "t.yaml:4:6: error: CmdlineTemplates: a: template is empty"},
     {HDR "CmdlineTemplates:\n  a b: x\n",
      "t.yaml:4:3: error: CmdlineTemplates: 'a b' is not a valid name (use letters, digits, '_', '.', '-')"},
+    {HDR "CmdlineTemplates:\n  ..: x\n",
+     "t.yaml:4:3: error: CmdlineTemplates: '..' is not a valid name (use letters, digits, '_', '.', '-')"},
     {HDR "CmdlineTemplates:\n  - a\n", "t.yaml:4:3: error: CmdlineTemplates: expected a map of name: value, found a list"},
     {HDR "CmdlineTemplates:\n  x: a\n  y: b\n  x: c\n",
      "t.yaml:6:3: error: CmdlineTemplates: duplicate key 'x' (first on line 4, column 3)"},
@@ -821,6 +823,36 @@ START_TEST(test_hostile)
 }
 END_TEST
 
+/* A file with hundreds of problems reports the first 100 and counts the rest. */
+START_TEST(test_diag_cap)
+{
+	struct config *c;
+	struct diag d;
+	char *y = calloc(1, 64 * 1024);
+	strcpy(y, HDR "CmdlineTemplates: {a: b}\n");
+	for (int i = 0; i < 300; i++)
+		sprintf(y + strlen(y), "Unknown%d: x\n", i);
+	ck_assert_int_eq(load_str(y, &c, &d), 0);
+	ck_assert_uint_eq(d.n, 101);
+	ck_assert(has_line(&d, "t.yaml:4:1: warning: unknown key 'Unknown0' ignored"));
+	ck_assert(has_line(&d, "t.yaml:103:1: warning: unknown key 'Unknown99' ignored"));
+	ck_assert(has_line(&d, "t.yaml: warning: 0 more errors and 200 more warnings not shown"));
+	config_free(c);
+	diag_free(&d);
+
+	strcpy(y, HDR "CmdlineTemplates: {a: b}\nHostDefaults:\n");
+	for (int i = 0; i < 300; i++)
+		sprintf(y + strlen(y), "  zz%d: a/b/c/d\n", i);
+	ck_assert_int_eq(load_str(y, &c, &d), -EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_uint_eq(d.n, 101);
+	ck_assert_uint_eq(d.n_errors, 101);
+	ck_assert(has_line(&d, "t.yaml: error: 200 more errors and 0 more warnings not shown"));
+	diag_free(&d);
+	free(y);
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -840,6 +872,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_all_errors_collected);
 	tcase_add_loop_test(tc, test_warnings, 0, sizeof warnings / sizeof warnings[0]);
 	tcase_add_test(tc, test_hostile);
+	tcase_add_test(tc, test_diag_cap);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("listen");
 	tcase_add_loop_test(tc, test_listen, 0, sizeof listens / sizeof listens[0]);
