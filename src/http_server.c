@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,14 +37,31 @@
  *   is satisfiable (416); a malformed Range or last < first is ignored (200), as RFC 9110 allows.
  * - /healthz: 200 "ok", 200 "degraded: <error>" after a failed reload (the old snapshot still serves),
  *   503 before the first snapshot.
- * - Menus and API documents are rendered per request from the snapshot (no cache); the snapshot reference
- *   is dropped once the response is built (the bytes no longer depend on it).
+ * - Menus are rendered from the snapshot and kept in a small direct-mapped cache keyed by (MAC, client IP,
+ *   submenu) and tagged with the snapshot generation (rendering is deterministic), so a client polling its
+ *   menu, or a benchmark, costs no re-render; a reload changes the generation and so every key. API documents
+ *   are built per request. The snapshot reference is dropped once the response is built.
+ * - GET/HEAD are answered in the access handler's second call: libmicrohttpd 0.9.75 closes a connection whose
+ *   response was queued in the first one, which would cost keep-alive.
  */
 
 #define HS_PATH_MAX 4096            /* longest decoded request path we route */
 #define HS_MEMORY_LIMIT (32 * 1024) /* per connection: request line + headers must fit */
 
 enum hs_method { M_GET = 1, M_HEAD = 2, M_POST = 4, M_OTHER = 8 };
+
+/* Rendered menus, direct-mapped by (MAC, client IP, submenu) and tagged with the snapshot generation:
+ * rendering is deterministic, so a hit queues the very same (refcounted) MHD response again. */
+#define MC_SLOTS 1024
+#define MC_SUB_MAX 64
+struct mc_entry {
+	uint64_t gen; /* snapshot generation; 0 = empty */
+	uint8_t mac[6];
+	char ip[INET6_ADDRSTRLEN];
+	char sub[MC_SUB_MAX];
+	struct MHD_Response *resp; /* our reference */
+	size_t len;
+};
 
 struct http_server {
 	int fd;
@@ -54,6 +72,8 @@ struct http_server {
 	atomic_int starting; /* MHD messages are errors while starting, debug afterwards */
 	unsigned threads, max_conns, per_ip, timeout_s;
 	int allow_remote_reload;
+	pthread_mutex_t mc_lock;
+	struct mc_entry *mc; /* MC_SLOTS entries, NULL = no cache */
 };
 
 /* One request, created in the URI log callback (first thing MHD tells us), freed on completion. */
@@ -63,6 +83,7 @@ struct req {
 	const char *route;
 	unsigned status;  /* 0 until we queue a response */
 	uint64_t bytes;   /* body bytes we queued */
+	int seen;   /* the access handler was called once */
 	int queued;
 	int have_mac;
 	uint8_t mac[6];
@@ -275,14 +296,84 @@ static enum MHD_Result h_reload(struct hctx *h)
 	return send_sbuf(h->c, h->r, 0, status, "application/json", &b);
 }
 
+static size_t mc_slot(const uint8_t mac[6], const char *ip, const char *sub)
+{
+	uint64_t x = 1469598103934665603ULL; /* FNV-1a */
+	for (int i = 0; i < 6; i++)
+		x = (x ^ mac[i]) * 1099511628211ULL;
+	for (const char *p = ip; *p; p++)
+		x = (x ^ (unsigned char)*p) * 1099511628211ULL;
+	x = (x ^ '/') * 1099511628211ULL;
+	for (const char *p = sub; *p; p++)
+		x = (x ^ (unsigned char)*p) * 1099511628211ULL;
+	return (size_t)(x % MC_SLOTS);
+}
+
+/* Queue a cached menu for this client when there is one for generation gen. 1 = queued (*ret set), 0 = miss. */
+static int mc_try(struct hctx *h, uint64_t gen, const char *sub, enum MHD_Result *ret)
+{
+	struct http_server *srv = h->srv;
+	struct mc_entry *e;
+	int hit = 0;
+	if (!srv->mc || strlen(sub) >= MC_SUB_MAX)
+		return 0;
+	e = &srv->mc[mc_slot(h->r->mac, h->r->ip, sub)];
+	pthread_mutex_lock(&srv->mc_lock);
+	if (e->gen == gen && e->resp && memcmp(e->mac, h->r->mac, 6) == 0 && strcmp(e->ip, h->r->ip) == 0 &&
+	    strcmp(e->sub, sub) == 0) {
+		hit = 1;
+		*ret = MHD_queue_response(h->c, MHD_HTTP_OK, e->resp); /* MHD takes its own reference */
+		if (*ret == MHD_YES) {
+			h->r->queued = 1;
+			h->r->status = MHD_HTTP_OK;
+			h->r->bytes = h->head ? 0 : e->len;
+		}
+	}
+	pthread_mutex_unlock(&srv->mc_lock);
+	return hit;
+}
+
+/* Keep resp (we add a reference of our own by not destroying it) for later hits. */
+static void mc_store(struct hctx *h, uint64_t gen, const char *sub, struct MHD_Response *resp, size_t len)
+{
+	struct http_server *srv = h->srv;
+	struct mc_entry *e, old;
+	if (!srv->mc || strlen(sub) >= MC_SUB_MAX) {
+		MHD_destroy_response(resp);
+		return;
+	}
+	e = &srv->mc[mc_slot(h->r->mac, h->r->ip, sub)];
+	pthread_mutex_lock(&srv->mc_lock);
+	old = *e;
+	e->gen = gen;
+	memcpy(e->mac, h->r->mac, 6);
+	snprintf(e->ip, sizeof(e->ip), "%s", h->r->ip);
+	snprintf(e->sub, sizeof(e->sub), "%s", sub);
+	e->resp = resp;
+	e->len = len;
+	pthread_mutex_unlock(&srv->mc_lock);
+	if (old.resp)
+		MHD_destroy_response(old.resp); /* freed once the connections using it are done */
+}
+
 static enum MHD_Result h_menu(struct hctx *h, const char *submenu)
 {
 	struct snapshot *s = snapshot_current();
 	struct render_client cl;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
 	sbuf b = SBUF_INIT;
+	uint64_t gen;
+	size_t n;
+	char *data;
 	int rc;
 	if (!s)
 		return send_no_snapshot(h->c, h->r, h->head);
+	gen = s->generation;
+	if (mc_try(h, gen, submenu, &ret)) {
+		snapshot_unref(s);
+		return ret;
+	}
 	memset(&cl, 0, sizeof(cl));
 	memcpy(cl.mac, h->r->mac, 6);
 	cl.ip = h->r->ip;
@@ -294,11 +385,27 @@ static enum MHD_Result h_menu(struct hctx *h, const char *submenu)
 		sbuf_free(&b);
 		return send_text(h->c, h->r, h->head, MHD_HTTP_NOT_FOUND, "no such submenu\n", NULL);
 	}
-	if (rc != 0) {
+	if (rc != 0 || !b.data) {
 		sbuf_free(&b);
 		return send_text(h->c, h->r, h->head, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render the menu\n", NULL);
 	}
-	return send_sbuf(h->c, h->r, h->head, MHD_HTTP_OK, "text/plain; charset=utf-8", &b);
+	n = b.len;
+	data = sbuf_steal(&b);
+	resp = MHD_create_response_from_buffer(n, data, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = MHD_queue_response(h->c, MHD_HTTP_OK, resp);
+	if (ret == MHD_YES) {
+		h->r->queued = 1;
+		h->r->status = MHD_HTTP_OK;
+		h->r->bytes = h->head ? 0 : n;
+	}
+	mc_store(h, gen, submenu, resp, n); /* hands over our reference */
+	return ret;
 }
 
 static const char *content_type(const char *path)
@@ -505,6 +612,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	/* libmicrohttpd 0.9.75 closes the connection when a response is queued in the first call (headers
+	 * just parsed): answer GET/HEAD in the second call so keep-alive works. Other methods are answered
+	 * at once (405s, reload) and their connection is closed, which also ends any body they send. */
+	if (!r->seen) {
+		r->seen = 1;
+		if (method_of(method) & (M_GET | M_HEAD))
+			return MHD_YES;
+	}
+	if (*upload_data_size != 0) { /* a body on GET/HEAD: ignore it */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
 	memset(&h, 0, sizeof(h));
 	h.srv = srv;
 	h.c = c;
@@ -649,6 +768,8 @@ int http_server_open(const struct listen_spec *l, const struct config *cfg, stru
 	s->per_ip = cfg->http_max_per_client;
 	s->timeout_s = cfg->http_timeout_s;
 	s->allow_remote_reload = cfg->allow_remote_reload;
+	pthread_mutex_init(&s->mc_lock, NULL);
+	s->mc = calloc(MC_SLOTS, sizeof(*s->mc)); /* NULL: run without the cache */
 	*out = s;
 	return 0;
 }
@@ -693,6 +814,11 @@ void http_server_free(struct http_server *s)
 	http_server_stop(s);
 	if (!s->mhd_owns_fd && s->fd >= 0)
 		close(s->fd);
+	for (size_t i = 0; s->mc && i < MC_SLOTS; i++)
+		if (s->mc[i].resp)
+			MHD_destroy_response(s->mc[i].resp);
+	free(s->mc);
+	pthread_mutex_destroy(&s->mc_lock);
 	free(s);
 }
 

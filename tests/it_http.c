@@ -693,6 +693,49 @@ START_TEST(test_reload_and_health)
 }
 END_TEST
 
+/* A menu served twice comes from the cache; after a reload that changes the host's default it must not. */
+START_TEST(test_menu_after_reload)
+{
+	struct resp a, b, c;
+	char *cfg = strdup(http_config), *p, newcfg[2048];
+	fetch(&a, "", "/autopxe-bc2411b01ade");
+	fetch(&b, "", "/autopxe-bc2411b01ade");
+	ck_assert_uint_eq(a.code, 200);
+	ck_assert(a.len == b.len && memcmp(a.body, b.body, a.len) == 0);
+	ck_assert_ptr_nonnull(strstr(a.body, "ubuntu/noble/latest/nfsrw"));
+	p = strstr(cfg, "ubuntu/noble/latest/nfsrw");
+	ck_assert_ptr_nonnull(p);
+	*p = '\0';
+	snprintf(newcfg, sizeof(newcfg), "%sdebian/trixie/latest/nfsrw%s", cfg, p + strlen("ubuntu/noble/latest/nfsrw"));
+	ck_assert_int_eq(itest_write_config(&srv, newcfg), 0);
+	fetch(&c, "-X POST", "/api/v1/reload");
+	ck_assert_uint_eq(c.code, 200);
+	resp_free(&c);
+	fetch(&c, "", "/autopxe-bc2411b01ade");
+	ck_assert_uint_eq(c.code, 200);
+	ck_assert_msg(c.len != a.len || memcmp(c.body, a.body, a.len) != 0, "stale menu after reload");
+	ck_assert_ptr_nonnull(strstr(c.body, "debian/trixie/latest/nfsrw"));
+	resp_free(&a);
+	resp_free(&b);
+	resp_free(&c);
+	free(cfg);
+}
+END_TEST
+
+/* keep-alive: curl reuses one connection for several requests */
+START_TEST(test_keepalive)
+{
+	char *out = NULL;
+	int rc = itest_run(&out, "curl -sv -o /dev/null -o /dev/null -o /dev/null 'http://127.0.0.1:%u/healthz' "
+	                         "'http://127.0.0.1:%u/autopxe-bc2411b01ade' 'http://127.0.0.1:%u/boot/%s' 2>&1 | "
+	                         "grep -c 'Re-using existing connection'",
+	                   srv.http_port, srv.http_port, srv.http_port, KERNEL);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(out && atoi(out) == 2, "connection not reused: %s", out ? out : "");
+	free(out);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ /metrics */
 
 static int metric_name_ok(const char *s, size_t n)
@@ -901,6 +944,8 @@ Suite *http_it_suite(void)
 	tcase_add_test(tc, test_misc_routes);
 	tcase_add_test(tc, test_api);
 	tcase_add_test(tc, test_reload_and_health);
+	tcase_add_test(tc, test_menu_after_reload);
+	tcase_add_test(tc, test_keepalive);
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_concurrent_downloads);
 	suite_add_tcase(s, tc);

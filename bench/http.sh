@@ -1,0 +1,160 @@
+#!/bin/sh
+# bench/http.sh - autopxe's HTTP front end against nginx on loopback: 64 MiB download and menu requests/s.
+#
+# Usage: bench/http.sh [BUILD_DIR]      (uses BUILD_DIR/autopxe, default build/; AUTOPXE_BIN overrides)
+# Env:   BENCH_DURATION (wrk seconds, default 10), BENCH_STRICT=1 (exit 1 when a target is missed)
+# Needs: curl, wrk, nginx (nginx-light). Everything listens on 127.0.0.1 only and stops by itself.
+#
+# Both servers log every request to a file (autopxe's access log at LogLevel info, nginx's access_log),
+# use sendfile, and get the same number of threads/workers (the number of cores).
+# Targets: file download >= 0.9x nginx; rendered menu >= 0.5x nginx serving the same bytes as a static file.
+set -eu
+
+BUILD=${1:-build}
+BIN=${AUTOPXE_BIN:-$BUILD/autopxe}
+DUR=${BENCH_DURATION:-10}
+CORES=$(nproc 2>/dev/null || echo 2)
+MAC=bc2411b01ade
+
+for tool in curl wrk nginx; do
+	command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || { echo "bench/http: $tool is missing" >&2; exit 2; }
+done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$BIN" ] || { echo "bench/http: $BIN not built (make BUILD=$BUILD $BUILD/autopxe)" >&2; exit 2; }
+
+tmp=$(mktemp -d /tmp/autopxe-bench-http.XXXXXX)
+chmod 755 "$tmp"
+apid=
+npid=
+cleanup() {
+	[ -n "$apid" ] && kill "$apid" 2>/dev/null && wait "$apid" 2>/dev/null
+	[ -n "$npid" ] && kill "$npid" 2>/dev/null && wait "$npid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+# A loopback TCP port nobody listens on (from /proc/net/tcp{,6}), starting at $1.
+free_port() {
+	p=$1
+	while awk -v p="$(printf '%04X' "$p")" 'NR > 1 && $4 == "0A" { split($2, a, ":"); if (a[2] == p) f = 1 }
+		END { exit f ? 0 : 1 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; do
+		p=$((p + 1))
+	done
+	echo "$p"
+}
+
+# ---- fixture: one release with a 64 MiB kernel
+rel=$tmp/rootfs/debian/bookworm
+mkdir -p "$rel/boot" "$rel/etc" "$tmp/www"
+head -c $((64 * 1024 * 1024)) /dev/urandom >"$rel/boot/vmlinuz-6.1.0-21-amd64"
+head -c $((4 * 1024 * 1024)) /dev/urandom >"$rel/boot/initrd.img-6.1.0-21-amd64"
+head -c 4096 /dev/urandom >"$rel/boot/vmlinuz-6.1.0-9-amd64"
+head -c 4096 /dev/urandom >"$rel/boot/initrd.img-6.1.0-9-amd64"
+printf 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n' >"$rel/etc/os-release"
+chmod -R a+rX "$tmp"
+ln "$rel/boot/vmlinuz-6.1.0-21-amd64" "$tmp/www/kernel" # the very same file (and page cache) for nginx
+
+APORT=$(free_port $((20000 + $$ % 20000)))
+NPORT=$(free_port $((APORT + 1)))
+cat >"$tmp/config.yaml" <<EOF
+version: 1
+DefaultDistro: debian/bookworm/latest/overlayfs
+RootfsPath: $tmp/rootfs
+Env:
+  nfs-server: 192.0.2.10
+CmdlineTemplates:
+  overlayfs: root=/dev/nfs nfsroot=\${nfs-server}:\${rootfs-path} ip=dhcp rootovl
+  nfsrw: root=/dev/nfs nfsroot=\${nfs-server}:\${rootfs-path} ip=dhcp rw
+HostDefaults:
+  $MAC: debian/bookworm/6.1.0-9-amd64/nfsrw
+HTTPThreads: $CORES
+HTTPMaxPerClient: 256
+Watch: false
+LogLevel: ${BENCH_LOGLEVEL:-info}
+EOF
+"$BIN" --config "$tmp/config.yaml" --tftp-listen off --http-listen "127.0.0.1:$APORT" serve 2>"$tmp/autopxe.log" &
+apid=$!
+i=0
+until curl -sf -o /dev/null "http://127.0.0.1:$APORT/healthz"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { echo "bench/http: autopxe did not start:" >&2; cat "$tmp/autopxe.log" >&2; exit 1; }
+	sleep 0.1
+done
+
+curl -sf -o "$tmp/www/menu.ipxe" "http://127.0.0.1:$APORT/autopxe-$MAC"
+chmod a+r "$tmp/www/menu.ipxe"
+
+mkdir -p "$tmp/nginx"
+cat >"$tmp/nginx.conf" <<EOF
+worker_processes $CORES;
+daemon off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log $tmp/nginx/access.log;
+    client_body_temp_path $tmp/nginx/body;
+    proxy_temp_path $tmp/nginx/proxy;
+    fastcgi_temp_path $tmp/nginx/fastcgi;
+    uwsgi_temp_path $tmp/nginx/uwsgi;
+    scgi_temp_path $tmp/nginx/scgi;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    types { text/plain ipxe; }
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$NPORT;
+        root $tmp/www;
+    }
+}
+EOF
+"$NGINX" -p "$tmp/nginx" -c "$tmp/nginx.conf" 2>"$tmp/nginx/stderr.log" &
+npid=$!
+i=0
+until curl -sf -o /dev/null "http://127.0.0.1:$NPORT/menu.ipxe"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { echo "bench/http: nginx did not start:" >&2; cat "$tmp/nginx/stderr.log" >&2; exit 1; }
+	sleep 0.1
+done
+
+# same bytes from both?
+curl -sf "http://127.0.0.1:$NPORT/menu.ipxe" | cmp -s - "$tmp/www/menu.ipxe" || { echo "bench/http: menu differs" >&2; exit 1; }
+curl -sf "http://127.0.0.1:$APORT/boot/debian/bookworm/boot/vmlinuz-6.1.0-21-amd64" | cmp -s - "$tmp/www/kernel" ||
+	{ echo "bench/http: kernel differs" >&2; exit 1; }
+
+# best of 3 single downloads, bytes/s
+best_download() {
+	best=0
+	for _ in 1 2 3; do
+		s=$(curl -sf -o /dev/null -w '%{speed_download}' "$1")
+		best=$(awk -v a="$best" -v b="$s" 'BEGIN { print (b > a) ? b : a }')
+	done
+	echo "$best"
+}
+rps() {
+	wrk -t2 -c64 -d"${DUR}s" "$1" | awk '/^Requests\/sec:/ { print $2 }'
+}
+
+A_URL="http://127.0.0.1:$APORT/boot/debian/bookworm/boot/vmlinuz-6.1.0-21-amd64"
+N_URL="http://127.0.0.1:$NPORT/kernel"
+a_dl=$(best_download "$A_URL")
+n_dl=$(best_download "$N_URL")
+a_rps=$(rps "http://127.0.0.1:$APORT/autopxe-$MAC")
+n_rps=$(rps "http://127.0.0.1:$NPORT/menu.ipxe")
+a_frps=$(rps "http://127.0.0.1:$APORT/boot/debian/bookworm/boot/vmlinuz-6.1.0-9-amd64")
+
+menu_bytes=$(wc -c <"$tmp/www/menu.ipxe")
+awk -v ad="$a_dl" -v nd="$n_dl" -v ar="$a_rps" -v nr="$n_rps" -v af="$a_frps" -v mb="$menu_bytes" \
+	-v cores="$CORES" -v dur="$DUR" 'BEGIN {
+	printf "bench/http: loopback, %d cores, wrk -t2 -c64 -d%ss\n", cores, dur
+	printf "  64 MiB download (best of 3): autopxe %8.1f MiB/s   nginx %8.1f MiB/s   ratio %.2f (target >= 0.90)\n",
+	    ad / 1048576, nd / 1048576, ad / nd
+	printf "  menu (%d B):  autopxe rendered %9.0f req/s   nginx static %9.0f req/s   ratio %.2f (target >= 0.50)\n",
+	    mb, ar, nr, ar / nr
+	printf "  4 KiB kernel file: autopxe %9.0f req/s (for reference)\n", af
+	ok = (ad / nd >= 0.9) && (ar / nr >= 0.5)
+	printf "  targets: %s\n", ok ? "met" : "MISSED"
+	exit ok ? 0 : 3
+}' || { [ "${BENCH_STRICT:-0}" = 1 ] && exit 1; }
+exit 0
