@@ -91,7 +91,7 @@ struct shown {
 };
 static struct shown show(const char *s, size_t len)
 {
-	struct shown out;
+	struct shown out = {""};
 	sanitize(s, len, out.s, sizeof out.s);
 	return out;
 }
