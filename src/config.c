@@ -502,7 +502,8 @@ static void load_kv_map(struct loader *L, const char *section, const yaml_node_t
 		if (get_scalar(L, section, kn, &k))
 			continue;
 		if (!valid_name(k.s, k.len)) {
-			ERR(L, kn, "%s: '%s' is not a valid name (use letters, digits, '_', '.', '-')", section, SHOW(k));
+			ERR(L, kn, "%s: '%s' is not a valid name (use letters, digits, '_', '.', '-')", section,
+			    SHOW(k));
 			continue;
 		}
 		char what[160];
@@ -856,7 +857,8 @@ static int load(const char *buf, size_t len, const char *name, const char *based
 	if (!root || is_null_node(root))
 		add(&L, DIAG_ERROR, 0, 0, "empty configuration file");
 	else if (root->type != YAML_MAPPING_NODE)
-		ERR(&L, root, "the top level must be a map of keys (version, RootfsPath, ...), found %s", kind_name(root));
+		ERR(&L, root, "the top level must be a map of keys (version, RootfsPath, ...), found %s",
+		    kind_name(root));
 	else
 		load_top(&L, root);
 	yaml_document_delete(&doc);

@@ -176,7 +176,8 @@ START_TEST(test_all_keys)
 	struct config *c;
 	struct diag d;
 	const char *y = HDR "CmdlineTemplates:\n  t: >-\n    root=/dev/nfs\n    rw\n"
-	                    "TFTPListen: '[::]:6969'\nHTTPListen: 127.0.0.1:8080\nHTTPBaseURL: https://boot.example/pxe\n"
+	                    "TFTPListen: '[::]:6969'\nHTTPListen: 127.0.0.1:8080\n"
+	                    "HTTPBaseURL: https://boot.example/pxe\n"
 	                    "MenuTimeout: 0\nMenuTitle: \"Cluster: ${hostname}\"\nTimeoutAction: Reboot\n"
 	                    "FailureAction: menu\nBootRetries: 0\nRetryDelay: 500\nStaticDir: /srv/static/\n"
 	                    "IPXEDir: /opt/ipxe\nTemplatesDir: /etc/t\nISOPath: /iso\nUser: root\nLogLevel: debug\n"
@@ -234,14 +235,16 @@ static const struct {
     {"# only a comment\n", "t.yaml: error: empty configuration file"},
     {"---\n", "t.yaml: error: empty configuration file"},
     {"- a\n- b\n", "t.yaml:1:1: error: the top level must be a map of keys (version, RootfsPath, ...), found a list"},
-    {"just text\n", "t.yaml:1:1: error: the top level must be a map of keys (version, RootfsPath, ...), found a single value"},
+    {"just text\n",
+     "t.yaml:1:1: error: the top level must be a map of keys (version, RootfsPath, ...), found a single value"},
     {"version: 1\n", "t.yaml:1:1: error: missing required key RootfsPath (the directory holding <distro>/<release>/)"},
     {"version: 1\nRootfsPath:\n", "t.yaml:2:12: error: RootfsPath: must not be empty"},
     {"version: 1\nRootfsPath: ''\n", "t.yaml:2:13: error: RootfsPath: must not be empty"},
     {"version: 1\nRootfsPath: [a]\n", "t.yaml:2:13: error: RootfsPath: expected a single value, found a list"},
     {HDR "RootfsPath: /b\n", "t.yaml:3:1: error: duplicate key 'RootfsPath' (first on line 2, column 1)"},
     {HDR "[a]: 1\n", "t.yaml:3:1: error: top-level keys must be names, found a list"},
-    {"version: 1\nRootfsPath: /pxe\nversion: 1\n", "t.yaml:3:1: error: duplicate key 'version' (first on line 1, column 1)"},
+    {"version: 1\nRootfsPath: /pxe\nversion: 1\n",
+     "t.yaml:3:1: error: duplicate key 'version' (first on line 1, column 1)"},
     {"a: b\n---\nc: d\n", "t.yaml:2:1: error: more than one YAML document ('---'); only one is read"},
     /* syntax */
     {"version: 1\nRootfsPath: /pxe\n  bad: indent\n",
@@ -253,16 +256,19 @@ static const struct {
      "(while scanning a quoted scalar at line 2, column 13)"},
     {"version: 1\nRootfsPath: *nope\n", "t.yaml:2:13: error: YAML syntax error: found undefined alias"},
     {"version: 1\n\x01: x\n", "t.yaml:2:1: error: unreadable input: control characters are not allowed (byte 0x01)"},
-    {"version: 1\nRootfsPath: /p\xff\n", "t.yaml:2:15: error: unreadable input: invalid leading UTF-8 octet (byte 0xff)"},
+    {"version: 1\nRootfsPath: /p\xff\n",
+     "t.yaml:2:15: error: unreadable input: invalid leading UTF-8 octet (byte 0xff)"},
     /* version */
-    {"version: 2\nRootfsPath: /pxe\n", "t.yaml:1:10: error: version: unsupported version 2 (this autopxe reads version 1)"},
+    {"version: 2\nRootfsPath: /pxe\n",
+     "t.yaml:1:10: error: version: unsupported version 2 (this autopxe reads version 1)"},
     {"version: one\nRootfsPath: /pxe\n",
      "t.yaml:1:10: error: version: 'one' is not a version number (this autopxe reads version 1)"},
     {"version: {a: 1}\nRootfsPath: /pxe\n", "t.yaml:1:10: error: version: expected a single value, found a map"},
     /* Env */
     {HDR "Env: [a, b]\n", "t.yaml:3:6: error: Env: expected a map of name: value, found a list"},
     {HDR "Env: text\n", "t.yaml:3:6: error: Env: expected a map of name: value, found a single value"},
-    {HDR "Env:\n  bad name: x\n", "t.yaml:4:3: error: Env: 'bad name' is not a valid name (use letters, digits, '_', '.', '-')"},
+    {HDR "Env:\n  bad name: x\n",
+     "t.yaml:4:3: error: Env: 'bad name' is not a valid name (use letters, digits, '_', '.', '-')"},
     {HDR "Env:\n  a$b: x\n", "t.yaml:4:3: error: Env: 'a$b' is not a valid name (use letters, digits, '_', '.', '-')"},
     {HDR "Env:\n  a: [1]\n", "t.yaml:4:6: error: Env: a: expected a single value, found a list"},
     {HDR "Env:\n  a: {b: c}\n", "t.yaml:4:6: error: Env: a: expected a single value, found a map"},
@@ -276,7 +282,8 @@ static const struct {
      "t.yaml:4:3: error: CmdlineTemplates: 'a b' is not a valid name (use letters, digits, '_', '.', '-')"},
     {HDR "CmdlineTemplates:\n  ..: x\n",
      "t.yaml:4:3: error: CmdlineTemplates: '..' is not a valid name (use letters, digits, '_', '.', '-')"},
-    {HDR "CmdlineTemplates:\n  - a\n", "t.yaml:4:3: error: CmdlineTemplates: expected a map of name: value, found a list"},
+    {HDR "CmdlineTemplates:\n  - a\n",
+     "t.yaml:4:3: error: CmdlineTemplates: expected a map of name: value, found a list"},
     {HDR "CmdlineTemplates:\n  x: a\n  y: b\n  x: c\n",
      "t.yaml:6:3: error: CmdlineTemplates: duplicate key 'x' (first on line 4, column 3)"},
     /* injection into iPXE scripts */
@@ -323,13 +330,15 @@ static const struct {
      "scripts)"},
     /* HostDefaults */
     {HDR "HostDefaults:\n  zz:11: a/b/c/d\n", "t.yaml:4:3: error: HostDefaults: 'zz:11' is not a MAC address"},
-    {HDR "HostDefaults:\n  bc2411b01adef: a/b/c/d\n", "t.yaml:4:3: error: HostDefaults: 'bc2411b01adef' is not a MAC address"},
+    {HDR "HostDefaults:\n  bc2411b01adef: a/b/c/d\n",
+     "t.yaml:4:3: error: HostDefaults: 'bc2411b01adef' is not a MAC address"},
     {HDR "HostDefaults:\n  bc2411b01ade: a/b\n",
      "t.yaml:4:17: error: HostDefaults: bc2411b01ade: 'a/b' is not a boot id (want distro/release/kernel/template)"},
     {HDR "HostDefaults:\n  bc2411b01ade:\n", "t.yaml:4:16: error: HostDefaults: bc2411b01ade: no boot id given"},
     {HDR "HostDefaults:\n  bc2411b01ade: [a]\n",
      "t.yaml:4:17: error: HostDefaults: bc2411b01ade: expected a single value, found a list"},
-    {HDR "HostDefaults: [bc2411b01ade]\n", "t.yaml:3:15: error: HostDefaults: expected a map of MAC: boot id, found a list"},
+    {HDR "HostDefaults: [bc2411b01ade]\n",
+     "t.yaml:3:15: error: HostDefaults: expected a map of MAC: boot id, found a list"},
     {HDR "HostDefaults:\n  bc2411b01ade: a/b/c/d\n  BC-24-11-B0-1A-DE: a/b/c/e\n",
      "t.yaml:5:3: error: HostDefaults: duplicate MAC bc:24:11:b0:1a:de (also on line 4, column 3)"},
     {HDR "HostDefaults:\n  01-bc-24-11-b0-1a-de: a/b/c/d\n  x: y\n  bc24.11b0.1ade: a/b/c/e\n",
@@ -357,8 +366,10 @@ static const struct {
     {HDR "MenuTimeout:\n", "t.yaml:3:13: error: MenuTimeout: '' is not a whole number"},
     {HDR "HTTPTimeout: [1]\n", "t.yaml:3:14: error: HTTPTimeout: expected a single value, found a list"},
     /* enums and booleans */
-    {HDR "TimeoutAction: menu\n", "t.yaml:3:16: error: TimeoutAction: 'menu' is not one of default, exit, reboot, shell"},
-    {HDR "FailureAction: default\n", "t.yaml:3:16: error: FailureAction: 'default' is not one of exit, reboot, shell, menu"},
+    {HDR "TimeoutAction: menu\n",
+     "t.yaml:3:16: error: TimeoutAction: 'menu' is not one of default, exit, reboot, shell"},
+    {HDR "FailureAction: default\n",
+     "t.yaml:3:16: error: FailureAction: 'default' is not one of exit, reboot, shell, menu"},
     {HDR "LogLevel: loud\n", "t.yaml:3:11: error: LogLevel: 'loud' is not one of error, warn, warning, info, debug"},
     {HDR "Watch: maybe\n", "t.yaml:3:8: error: Watch: 'maybe' is not true or false"},
     {HDR "AllowRemoteReload: 1\n", "t.yaml:3:20: error: AllowRemoteReload: '1' is not true or false"},
