@@ -1,3 +1,100 @@
 #!/bin/sh
-# Placeholder until the QEMU/iPXE boot harness lands (issue 6): says so instead of pretending.
-echo "e2e: harness not written yet: 0 passed, 0 failed"
+# run.sh - the e2e boot suite: prepare assets, build the QEMU/iPXE harness, run every scenario, always clean up.
+# Usage: tests/e2e/run.sh [BUILD_DIR]      (make e2e; BUILD_DIR holds the autopxe binary, default build)
+# Environment: E2E_ONLY=s1,s2 (subset), E2E_CACHE (asset cache), E2E_TIMEOUT_SCALE (slow machines),
+#              E2E_KEEP=1 (keep the work dir), E2E_VERBOSE=1 (print every command), CC.
+# Closing line: "N passed, N failed". Exit status: 0 when nothing failed.
+set -eu
+
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+CC=${CC:-cc}
+
+fail_setup() {
+	echo "e2e: $*" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+}
+
+# ---- tools the scenarios need (scripts/deps.sh --test installs them in CI)
+missing=""
+for t in qemu-system-x86_64 busybox cpio gzip dpkg-deb apt-get pkg-config; do
+	command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
+done
+for f in /usr/lib/ipxe/ipxe.lkrn /usr/lib/ipxe/qemu/efi-virtio.rom /usr/lib/ipxe/undionly.kpxe \
+	/usr/lib/ipxe/snponly.efi /usr/share/OVMF/OVMF_CODE.fd /usr/share/OVMF/OVMF_VARS.fd; do
+	[ -r "$f" ] || missing="$missing $f"
+done
+if [ "$(id -u)" -eq 0 ]; then
+	for t in ip dnsmasq; do
+		command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
+	done
+fi
+[ -z "$missing" ] || fail_setup "missing:$missing (run scripts/deps.sh --test as root)"
+[ -x "$BUILD/autopxe" ] || fail_setup "$BUILD/autopxe not built (make e2e builds it)"
+
+# ---- assets (cached: a rerun takes well under a second)
+ASSETS=$(tests/e2e/assets.sh) || fail_setup "asset preparation failed"
+eval "$ASSETS"
+export E2E_KVER E2E_KERNEL E2E_INITRD
+
+# ---- the harness
+HARNESS=$BUILD/e2e/check_e2e
+mkdir -p "$BUILD/e2e"
+if [ ! -x "$HARNESS" ] || [ tests/e2e/check_e2e.c -nt "$HARNESS" ]; then
+	# shellcheck disable=SC2046
+	$CC -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter -O1 -g \
+		-fsanitize=address,undefined -fno-omit-frame-pointer \
+		$(pkg-config --cflags check) tests/e2e/check_e2e.c $(pkg-config --libs check) -o "$HARNESS.tmp" ||
+		fail_setup "cannot build the harness"
+	mv "$HARNESS.tmp" "$HARNESS"
+fi
+
+# ---- work dir, and the cleanup that runs on every path
+E2E_RUNID=$$
+WORK=$(mktemp -d /tmp/autopxe-e2e.XXXXXX)
+chmod 755 "$WORK" # the server drops to 'nobody' when started as root and must read the trees
+RUNNER=""
+cleanup() {
+	st=$?
+	trap - EXIT INT TERM HUP
+	if [ -n "$RUNNER" ] && kill -0 "$RUNNER" 2>/dev/null; then
+		kill -TERM "$RUNNER" 2>/dev/null || true
+		sleep 1
+		kill -KILL "$RUNNER" 2>/dev/null || true
+	fi
+	# every child of the harness dies with it (PR_SET_PDEATHSIG); namespaces need deleting by name
+	if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null 2>&1; then
+		for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^ape2e-$E2E_RUNID-" || true); do
+			ip netns del "$ns" 2>/dev/null || true
+		done
+	fi
+	if [ -n "${E2E_KEEP:-}" ] || [ "$st" -ne 0 ]; then
+		echo "e2e: logs kept in $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$st"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "e2e: not root: scenarios that need namespaces or ports 69/80 will be skipped" >&2
+fi
+echo "e2e: kernel $E2E_KVER, autopxe $BUILD/autopxe, work dir $WORK" >&2
+
+E2E_AUTOPXE=$BUILD/autopxe E2E_WORK=$WORK E2E_RESULTS=$WORK/results.tsv E2E_SRCDIR=$ROOT E2E_RUNID=$E2E_RUNID \
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} CK_FORK=yes \
+	"$HARNESS" &
+RUNNER=$!
+set +e
+wait "$RUNNER"
+rc=$?
+set -e
+RUNNER=""
+exit "$rc"
