@@ -256,14 +256,17 @@ static int sc_resolve(struct scanner *s, const char *chroot, const char *base, c
 				/* outside any rootfs: the target must spell out a place under the root */
 				const char *roots[2] = {s->root_real, s->root_arg};
 				size_t m = 0;
-				for (int i = 0; i < 2 && !m; i++) {
+				int under = 0;
+				for (int i = 0; i < 2 && !under; i++) {
 					size_t rlen = strlen(roots[i]);
-					while (rlen > 1 && roots[i][rlen - 1] == '/')
-						rlen--;
-					if (strncmp(tgt, roots[i], rlen) == 0 && (tgt[rlen] == '/' || !tgt[rlen]))
+					while (rlen > 0 && roots[i][rlen - 1] == '/')
+						rlen--; /* "/" itself becomes "" and matches every absolute target */
+					if (strncmp(tgt, roots[i], rlen) == 0 && (tgt[rlen] == '/' || !tgt[rlen])) {
 						m = rlen;
+						under = 1;
+					}
 				}
-				if (!m) {
+				if (!under) {
 					*why = "symlink leaves the root";
 					return -EXDEV;
 				}
@@ -421,7 +424,12 @@ static int sc_file(struct scanner *s, const struct sc_rel *R, const char *relpat
 {
 	const char *why = NULL;
 	char shown[SC_PATH_MAX];
-	int rc = sc_resolve(s, R->real, R->real, relpath, r, &why);
+	const char *base = R->real, *rel = relpath;
+	if (R->have_boot && strncmp(relpath, "boot/", 5) == 0) {
+		base = R->boot_real; /* already resolved: spares a lookup per file */
+		rel = relpath + 5;
+	}
+	int rc = sc_resolve(s, R->real, base, rel, r, &why);
 	if (sc_join(shown, sizeof(shown), R->shown, relpath))
 		snprintf(shown, sizeof(shown), "%s/...", R->shown);
 	if (rc) {
@@ -633,8 +641,10 @@ static int sc_release(struct scanner *s, const char *name, const char *shown, co
 		return -ENAMETOOLONG;
 	int rc = sc_resolve(s, real, real, "boot", &br, &why);
 	if (rc == 0 && S_ISDIR(br.st.st_mode)) {
-		if (sc_list(s, br.path, bshown, SC_REPORT_BOOT, &R.boot) == 0)
+		if (sc_list(s, br.path, bshown, SC_REPORT_BOOT, &R.boot) == 0) {
 			R.have_boot = 1;
+			memcpy(R.boot_real, br.path, sizeof(R.boot_real));
+		}
 	} else if (rc == 0) {
 		sc_skip(s, bshown, "not a directory");
 	} else if (!(rc == -ENOENT && !br.from_link)) {

@@ -57,20 +57,31 @@ struct catalog {
 	uint64_t scan_us;             /* how long the scan took */
 };
 
-/* Scan `root`. Fails (-errno, message in err) only when root itself cannot be opened;
- * anything odd below it is skipped and recorded. Caller frees with catalog_free(). */
+/* Scan `root`. Fails (-errno, message in err) only when root itself cannot be opened (or on OOM);
+ * anything odd below it is skipped and recorded. Caller frees with catalog_free().
+ * Reading rules (details atop scan.c): distro/release dirs may be symlinks inside the root; inside a
+ * release, absolute symlink targets are taken relative to the release (a chroot), relative ones to the
+ * link's directory, at most 40 links, never leaving the root. Kernels: boot/vmlinuz-<id>, boot/Image-<id>,
+ * [usr/]lib/modules/<id>/vmlinuz; initrd: boot/initrd.img-<id>, initrd-<id>.img, initramfs-<id>.img,
+ * initrd-<id>. A kernel without an initrd is listed (initrd_path NULL) and also noted in skipped.
+ * Releases without any kernel and distros without such releases are left out (and noted).
+ * n_kernels counts versioned kernels, not default entries. */
 int scan_rootfs(const char *root, struct catalog **out, char *err, size_t errlen);
 void catalog_free(struct catalog *cat);
 
 /* Kernel-version order: <0 when a is older than b, 0 equal, >0 newer.
  * Numeric runs compare as numbers (6.10 > 6.9, 6.1.0-21 > 6.1.0-9); "-rcN" sorts before the
- * release it precedes (6.2-rc3 < 6.2); plain words compare as text. Total order; pure. */
+ * release it precedes (6.2-rc3 < 6.2); plain words compare as text. Ids not starting with a digit
+ * ("linux", "linux-lts") are older than every numeric one and ordered among themselves so that a
+ * newest-first list shows them alphabetically (latest on Arch = "linux"). Ties (6.1 vs 6.01) fall
+ * back to strcmp: 0 only for identical strings. Total order; pure; any bytes. */
 int kver_cmp(const char *a, const char *b);
 
 /* Lookups (borrowed pointers, valid while cat lives). */
 const struct scan_distro *catalog_distro(const struct catalog *cat, const char *distro);
 const struct scan_release *catalog_release(const struct catalog *cat, const char *distro, const char *release);
-/* kernel id may be a version id, "latest" (newest versioned) or "default". */
+/* kernel id may be a version id, "latest" (newest versioned, NULL when none) or "default"
+ * (the unversioned symlink pair, NULL when absent; no fallback either way). */
 const struct scan_kernel *release_kernel(const struct scan_release *rel, const char *id);
 
 /* Print the catalog as a table (json=0) or JSON (json=1) to f. */
