@@ -52,7 +52,15 @@ head -c 4096 /dev/urandom >"$rel/boot/vmlinuz-6.1.0-9-amd64"
 head -c 4096 /dev/urandom >"$rel/boot/initrd.img-6.1.0-9-amd64"
 printf 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n' >"$rel/etc/os-release"
 chmod -R a+rX "$tmp"
-ln "$rel/boot/vmlinuz-6.1.0-21-amd64" "$tmp/www/kernel" # the very same file (and page cache) for nginx
+ln "$rel/boot/vmlinuz-6.1.0-21-amd64" "$tmp/www/kernel" # the very same files (and page cache) for nginx
+ln "$rel/boot/vmlinuz-6.1.0-9-amd64" "$tmp/www/small"
+# wrk script: a different MAC on every request, so every menu is rendered (the cache cannot help)
+cat >"$tmp/macs.lua" <<'EOF'
+math.randomseed(42)
+request = function()
+	return wrk.format("GET", string.format("/autopxe-02%05x%05x", math.random(0, 1048575), math.random(0, 1048575)))
+end
+EOF
 
 APORT=$(free_port $((20000 + $$ % 20000)))
 NPORT=$(free_port $((APORT + 1)))
@@ -133,7 +141,7 @@ best_download() {
 	echo "$best"
 }
 rps() {
-	wrk -t2 -c64 -d"${DUR}s" "$1" | awk '/^Requests\/sec:/ { print $2 }'
+	wrk -t2 -c64 -d"${DUR}s" ${2:+-s "$2"} "$1" | awk '/^Requests\/sec:/ { print $2 }'
 }
 
 A_URL="http://127.0.0.1:$APORT/boot/debian/bookworm/boot/vmlinuz-6.1.0-21-amd64"
@@ -142,17 +150,22 @@ a_dl=$(best_download "$A_URL")
 n_dl=$(best_download "$N_URL")
 a_rps=$(rps "http://127.0.0.1:$APORT/autopxe-$MAC")
 n_rps=$(rps "http://127.0.0.1:$NPORT/menu.ipxe")
+a_mrps=$(rps "http://127.0.0.1:$APORT/" "$tmp/macs.lua")
 a_frps=$(rps "http://127.0.0.1:$APORT/boot/debian/bookworm/boot/vmlinuz-6.1.0-9-amd64")
+n_frps=$(rps "http://127.0.0.1:$NPORT/small")
 
 menu_bytes=$(wc -c <"$tmp/www/menu.ipxe")
-awk -v ad="$a_dl" -v nd="$n_dl" -v ar="$a_rps" -v nr="$n_rps" -v af="$a_frps" -v mb="$menu_bytes" \
+awk -v ad="$a_dl" -v nd="$n_dl" -v ar="$a_rps" -v nr="$n_rps" -v af="$a_frps" -v nf="$n_frps" -v am="$a_mrps" \
+	-v mb="$menu_bytes" \
 	-v cores="$CORES" -v dur="$DUR" 'BEGIN {
 	printf "bench/http: loopback, %d cores, wrk -t2 -c64 -d%ss\n", cores, dur
 	printf "  64 MiB download (best of 3): autopxe %8.1f MiB/s   nginx %8.1f MiB/s   ratio %.2f (target >= 0.90)\n",
 	    ad / 1048576, nd / 1048576, ad / nd
 	printf "  menu (%d B):  autopxe rendered %9.0f req/s   nginx static %9.0f req/s   ratio %.2f (target >= 0.50)\n",
 	    mb, ar, nr, ar / nr
-	printf "  4 KiB kernel file: autopxe %9.0f req/s (for reference)\n", af
+	printf "  menu, a new MAC per request (every one rendered): autopxe %9.0f req/s   ratio %.2f (for reference)\n",
+	    am, am / nr
+	printf "  4 KiB file: autopxe %9.0f req/s   nginx %9.0f req/s   ratio %.2f (for reference)\n", af, nf, af / nf
 	ok = (ad / nd >= 0.9) && (ar / nr >= 0.5)
 	printf "  targets: %s\n", ok ? "met" : "MISSED"
 	exit ok ? 0 : 3

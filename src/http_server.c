@@ -46,7 +46,7 @@
  */
 
 #define HS_PATH_MAX 4096            /* longest decoded request path we route */
-#define HS_MEMORY_LIMIT (32 * 1024) /* per connection: request line + headers must fit */
+#define HS_MEMORY_LIMIT (16 * 1024) /* per connection: request line + headers must fit (zeroed per request) */
 
 enum hs_method { M_GET = 1, M_HEAD = 2, M_POST = 4, M_OTHER = 8 };
 
