@@ -186,6 +186,11 @@ void tftp_negotiate(const struct tftp_options *req, const struct tftp_limits *li
 	if ((req->present & TFTP_OPT_WINDOWSIZE) && req->windowsize >= 1) {
 		unsigned long long v = umin(req->windowsize, TFTP_MAX_WINDOW);
 		v = umin(v, lim->max_window ? lim->max_window : 1);
+		if (lim->window_bytes) {
+			/* a window larger than the client's receive buffer only drops its own tail */
+			unsigned fit = lim->window_bytes / out->blksize;
+			v = umin(v, fit ? fit : 1);
+		}
 		out->windowsize = (unsigned)v;
 		out->oack |= TFTP_OPT_WINDOWSIZE;
 	}

@@ -853,7 +853,8 @@ static void start_request(struct tftp_server *s, struct req_ctx *r, const uint8_
 
 	struct tftp_limits lim = {.max_blksize = cfg->tftp_max_blksize,
 	                          .mtu_blksize = mtu_blksize(s, r->ifindex, r->local.ss_family),
-	                          .max_window = cfg->tftp_max_window};
+	                          .max_window = cfg->tftp_max_window,
+	                          .window_bytes = TFTP_WINDOW_BYTES};
 	tftp_negotiate(&rq.opt, &lim, x->size, &x->p);
 	x->last_blk = tftp_block_count(x->size, x->p.blksize);
 	x->timeout_init_ms = cfg->tftp_timeout_ms ? cfg->tftp_timeout_ms : 1000;

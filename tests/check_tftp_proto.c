@@ -210,47 +210,54 @@ END_TEST
 static const struct neg_case {
 	unsigned present;
 	unsigned long long blksize, timeout, tsize, windowsize;
-	unsigned max_blk, mtu_blk, max_win;
+	unsigned max_blk, mtu_blk, max_win, win_bytes;
 	unsigned long long size;
 	unsigned e_blk, e_win, e_timeout, e_oack;
 	unsigned long long e_tsize;
 } neg[] = {
 	/* no options: no OACK, RFC 1350 defaults */
-	{0, 0, 0, 0, 0, 1468, 0, 64, 100, 512, 1, 0, 0, 0},
+	{0, 0, 0, 0, 0, 1468, 0, 64, 0, 100, 512, 1, 0, 0, 0},
 	/* blksize within limits */
-	{TFTP_OPT_BLKSIZE, 1024, 0, 0, 0, 1468, 0, 64, 100, 1024, 1, 0, TFTP_OPT_BLKSIZE, 0},
+	{TFTP_OPT_BLKSIZE, 1024, 0, 0, 0, 1468, 0, 64, 0, 100, 1024, 1, 0, TFTP_OPT_BLKSIZE, 0},
 	/* clamp to config */
-	{TFTP_OPT_BLKSIZE, 65464, 0, 0, 0, 1468, 0, 64, 100, 1468, 1, 0, TFTP_OPT_BLKSIZE, 0},
+	{TFTP_OPT_BLKSIZE, 65464, 0, 0, 0, 1468, 0, 64, 0, 100, 1468, 1, 0, TFTP_OPT_BLKSIZE, 0},
 	/* clamp to MTU */
-	{TFTP_OPT_BLKSIZE, 65464, 0, 0, 0, 65464, 1432, 64, 100, 1432, 1, 0, TFTP_OPT_BLKSIZE, 0},
+	{TFTP_OPT_BLKSIZE, 65464, 0, 0, 0, 65464, 1432, 64, 0, 100, 1432, 1, 0, TFTP_OPT_BLKSIZE, 0},
 	/* over the RFC maximum: clamped to 65464 */
-	{TFTP_OPT_BLKSIZE, 100000, 0, 0, 0, 65464, 0, 64, 100, 65464, 1, 0, TFTP_OPT_BLKSIZE, 0},
+	{TFTP_OPT_BLKSIZE, 100000, 0, 0, 0, 65464, 0, 64, 0, 100, 65464, 1, 0, TFTP_OPT_BLKSIZE, 0},
 	/* minimum accepted */
-	{TFTP_OPT_BLKSIZE, 8, 0, 0, 0, 1468, 0, 64, 100, 8, 1, 0, TFTP_OPT_BLKSIZE, 0},
+	{TFTP_OPT_BLKSIZE, 8, 0, 0, 0, 1468, 0, 64, 0, 100, 8, 1, 0, TFTP_OPT_BLKSIZE, 0},
 	/* below the minimum: ignored */
-	{TFTP_OPT_BLKSIZE, 7, 0, 0, 0, 1468, 0, 64, 100, 512, 1, 0, 0, 0},
-	{TFTP_OPT_BLKSIZE, 0, 0, 0, 0, 1468, 0, 64, 100, 512, 1, 0, 0, 0},
+	{TFTP_OPT_BLKSIZE, 7, 0, 0, 0, 1468, 0, 64, 0, 100, 512, 1, 0, 0, 0},
+	{TFTP_OPT_BLKSIZE, 0, 0, 0, 0, 1468, 0, 64, 0, 100, 512, 1, 0, 0, 0},
 	/* a tiny config max never goes below 8 */
-	{TFTP_OPT_BLKSIZE, 1468, 0, 0, 0, 4, 0, 64, 100, 8, 1, 0, TFTP_OPT_BLKSIZE, 0},
+	{TFTP_OPT_BLKSIZE, 1468, 0, 0, 0, 4, 0, 64, 0, 100, 8, 1, 0, TFTP_OPT_BLKSIZE, 0},
 	/* timeout */
-	{TFTP_OPT_TIMEOUT, 0, 1, 0, 0, 1468, 0, 64, 100, 512, 1, 1, TFTP_OPT_TIMEOUT, 0},
-	{TFTP_OPT_TIMEOUT, 0, 255, 0, 0, 1468, 0, 64, 100, 512, 1, 255, TFTP_OPT_TIMEOUT, 0},
-	{TFTP_OPT_TIMEOUT, 0, 0, 0, 0, 1468, 0, 64, 100, 512, 1, 0, 0, 0},
-	{TFTP_OPT_TIMEOUT, 0, 256, 0, 0, 1468, 0, 64, 100, 512, 1, 0, 0, 0},
+	{TFTP_OPT_TIMEOUT, 0, 1, 0, 0, 1468, 0, 64, 0, 100, 512, 1, 1, TFTP_OPT_TIMEOUT, 0},
+	{TFTP_OPT_TIMEOUT, 0, 255, 0, 0, 1468, 0, 64, 0, 100, 512, 1, 255, TFTP_OPT_TIMEOUT, 0},
+	{TFTP_OPT_TIMEOUT, 0, 0, 0, 0, 1468, 0, 64, 0, 100, 512, 1, 0, 0, 0},
+	{TFTP_OPT_TIMEOUT, 0, 256, 0, 0, 1468, 0, 64, 0, 100, 512, 1, 0, 0, 0},
 	/* tsize answers the real size whatever the client sent */
-	{TFTP_OPT_TSIZE, 0, 0, 0, 0, 1468, 0, 64, 33554433, 512, 1, 0, TFTP_OPT_TSIZE, 33554433},
-	{TFTP_OPT_TSIZE, 0, 0, 99, 0, 1468, 0, 64, 1, 512, 1, 0, TFTP_OPT_TSIZE, 1},
+	{TFTP_OPT_TSIZE, 0, 0, 0, 0, 1468, 0, 64, 0, 33554433, 512, 1, 0, TFTP_OPT_TSIZE, 33554433},
+	{TFTP_OPT_TSIZE, 0, 0, 99, 0, 1468, 0, 64, 0, 1, 512, 1, 0, TFTP_OPT_TSIZE, 1},
 	/* empty file: no tsize (curl refuses "tsize 0"), so no OACK at all */
-	{TFTP_OPT_TSIZE, 0, 0, 0, 0, 1468, 0, 64, 0, 512, 1, 0, 0, 0},
-	{TFTP_OPT_TSIZE | TFTP_OPT_BLKSIZE, 1024, 0, 0, 0, 1468, 0, 64, 0, 1024, 1, 0, TFTP_OPT_BLKSIZE, 0},
+	{TFTP_OPT_TSIZE, 0, 0, 0, 0, 1468, 0, 64, 0, 0, 512, 1, 0, 0, 0},
+	{TFTP_OPT_TSIZE | TFTP_OPT_BLKSIZE, 1024, 0, 0, 0, 1468, 0, 64, 0, 0, 1024, 1, 0, TFTP_OPT_BLKSIZE, 0},
 	/* windowsize */
-	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 4, 1468, 0, 64, 100, 512, 4, 0, TFTP_OPT_WINDOWSIZE, 0},
-	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 1000, 1468, 0, 64, 100, 512, 64, 0, TFTP_OPT_WINDOWSIZE, 0},
-	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 1000000, 1468, 0, 100000, 100, 512, 65535, 0, TFTP_OPT_WINDOWSIZE, 0},
-	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 0, 1468, 0, 64, 100, 512, 1, 0, 0, 0},
-	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 8, 1468, 0, 0, 100, 512, 1, 0, TFTP_OPT_WINDOWSIZE, 0},
+	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 4, 1468, 0, 64, 0, 100, 512, 4, 0, TFTP_OPT_WINDOWSIZE, 0},
+	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 1000, 1468, 0, 64, 0, 100, 512, 64, 0, TFTP_OPT_WINDOWSIZE, 0},
+	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 1000000, 1468, 0, 100000, 0, 100, 512, 65535, 0, TFTP_OPT_WINDOWSIZE, 0},
+	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 0, 1468, 0, 64, 0, 100, 512, 1, 0, 0, 0},
+	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 8, 1468, 0, 0, 0, 100, 512, 1, 0, TFTP_OPT_WINDOWSIZE, 0},
+	/* window bytes cap: 128 KiB / 65464 = 2; / 1468 = 89 (so max_window decides); never below 1 */
+	{TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 65464, 0, 0, 16, 65464, 0, 64, 131072, 100, 65464, 2, 0,
+	 TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 0},
+	{TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 1468, 0, 0, 64, 1468, 0, 64, 131072, 100, 1468, 64, 0,
+	 TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 0},
+	{TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 65464, 0, 0, 16, 65464, 0, 64, 1000, 100, 65464, 1, 0,
+	 TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 0},
 	/* everything (EDK2: blksize 1468, windowsize 4, tsize 0) */
-	{TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE | TFTP_OPT_TSIZE, 1468, 0, 0, 4, 1468, 0, 64, 5000, 1468, 4, 0,
+	{TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE | TFTP_OPT_TSIZE, 1468, 0, 0, 4, 1468, 0, 64, 0, 5000, 1468, 4, 0,
 	 TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE | TFTP_OPT_TSIZE, 5000},
 };
 
@@ -262,7 +269,8 @@ START_TEST(test_negotiate_table)
 	                         .timeout = c->timeout,
 	                         .tsize = c->tsize,
 	                         .windowsize = c->windowsize};
-	struct tftp_limits lim = {.max_blksize = c->max_blk, .mtu_blksize = c->mtu_blk, .max_window = c->max_win};
+	struct tftp_limits lim = {
+	    .max_blksize = c->max_blk, .mtu_blksize = c->mtu_blk, .max_window = c->max_win, .window_bytes = c->win_bytes};
 	struct tftp_params p;
 	tftp_negotiate(&o, &lim, c->size, &p);
 	ck_assert_uint_eq(p.blksize, c->e_blk);
@@ -277,7 +285,7 @@ START_TEST(test_negotiate_from_packet_unknown_ignored)
 {
 	struct tftp_request r;
 	ck_assert_int_eq(tftp_parse_request(PKT("\0\1f\0octet\0multicast\0\0rollover\0000\0"), &r), 0);
-	struct tftp_limits lim = {1468, 0, 64};
+	struct tftp_limits lim = {1468, 0, 64, 0};
 	struct tftp_params p;
 	tftp_negotiate(&r.opt, &lim, 10, &p);
 	ck_assert_uint_eq(p.oack, 0); /* only unknown options: no OACK, DATA 1 directly */
