@@ -127,7 +127,8 @@ until curl -sf -o /dev/null "http://127.0.0.1:$NPORT/menu.ipxe"; do
 done
 
 # same bytes from both?
-curl -sf "http://127.0.0.1:$NPORT/menu.ipxe" | cmp -s - "$tmp/www/menu.ipxe" || { echo "bench/http: menu differs" >&2; exit 1; }
+curl -sf "http://127.0.0.1:$NPORT/menu.ipxe" | cmp -s - "$tmp/www/menu.ipxe" ||
+	{ echo "bench/http: menu differs" >&2; exit 1; }
 curl -sf "http://127.0.0.1:$APORT/boot/debian/bookworm/boot/vmlinuz-6.1.0-21-amd64" | cmp -s - "$tmp/www/kernel" ||
 	{ echo "bench/http: kernel differs" >&2; exit 1; }
 

@@ -780,15 +780,24 @@ int http_server_start(struct http_server *s)
 	if (!s || s->mhd)
 		return -EINVAL;
 	atomic_store(&s->starting, 1);
-	s->mhd = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* must come first */
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->fd,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(s->threads > 1 ? s->threads : 0), MHD_OPTION_CONNECTION_LIMIT,
-	    s->max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->per_ip, MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HS_MEMORY_LIMIT, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)SOMAXCONN,
-	    MHD_OPTION_END);
+	{
+		/* the logger first, so that libmicrohttpd's messages about the other options reach it */
+		struct MHD_OptionItem opts[] = {
+		    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, s},
+		    {MHD_OPTION_LISTEN_SOCKET, s->fd, NULL},
+		    {MHD_OPTION_CONNECTION_LIMIT, s->max_conns, NULL},
+		    {MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->per_ip, NULL},
+		    {MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s, NULL},
+		    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, HS_MEMORY_LIMIT, NULL},
+		    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s},
+		    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+		    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
+		    {MHD_OPTION_LISTEN_BACKLOG_SIZE, SOMAXCONN, NULL},
+		    {s->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, s->threads, NULL},
+		    {MHD_OPTION_END, 0, NULL},
+		};
+		s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	}
 	atomic_store(&s->starting, 0);
 	if (!s->mhd) {
 		log_error("HTTP: cannot start libmicrohttpd");

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "itest.h"
@@ -929,6 +931,70 @@ START_TEST(test_concurrent_downloads)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ limits: slowloris, per-client cap */
+
+static void setup_limits(void)
+{
+	char cfg[2048];
+	ck_assert_int_eq(itest_prepare(&srv), 0);
+	snprintf(cfg, sizeof(cfg), "%sHTTPTimeout: 2\nHTTPMaxPerClient: 4\nHTTPThreads: 1\n", http_config);
+	ck_assert_int_eq(itest_write_config(&srv, cfg), 0);
+	ck_assert_msg(itest_start(&srv, 0, 1, NULL) == 0, "server did not start (log %s)", srv.log);
+}
+
+static int tcp_connect(void)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)srv.http_port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* 1 when the server closed fd (read gives EOF or reset) within `ms`. */
+static int closed_within(int fd, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	char c;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return read(fd, &c, 1) <= 0 && errno != EAGAIN && errno != EWOULDBLOCK;
+}
+
+START_TEST(test_slow_clients)
+{
+	int fds[4], extra;
+	struct resp r;
+	usleep(300 * 1000); /* let the server notice that itest_start's probe connection closed */
+	/* four clients that send half a request and stall hold every slot this address may use */
+	for (int i = 0; i < 4; i++) {
+		fds[i] = tcp_connect();
+		static const char half[] = "GET /healthz HTTP/1.1\r\nHo";
+		ck_assert_int_eq((int)write(fds[i], half, strlen(half)), (int)strlen(half));
+	}
+	for (int i = 0; i < 4; i++) /* all four were accepted */
+		ck_assert_msg(!closed_within(fds[i], 100), "stalled connection %d refused", i);
+	/* a fifth connection from the same address is refused at once */
+	extra = tcp_connect();
+	errno = 0;
+	ck_assert_msg(closed_within(extra, 1000), "fifth connection from one address was not refused");
+	close(extra);
+	/* HTTPTimeout ends the stalled ones */
+	for (int i = 0; i < 4; i++) {
+		errno = 0;
+		ck_assert_msg(closed_within(fds[i], 4000), "stalled connection %d still open after HTTPTimeout", i);
+		close(fds[i]);
+	}
+	/* and the server serves again */
+	fetch(&r, "", "/healthz");
+	ck_assert_uint_eq(r.code, 200);
+	resp_free(&r);
+}
+END_TEST
+
 Suite *http_it_suite(void)
 {
 	Suite *s = suite_create("http_it");
@@ -949,6 +1015,11 @@ Suite *http_it_suite(void)
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_concurrent_downloads);
 	suite_add_tcase(s, tc);
+	TCase *lim = tcase_create("limits");
+	tcase_add_checked_fixture(lim, setup_limits, teardown);
+	tcase_set_timeout(lim, 60);
+	tcase_add_test(lim, test_slow_clients);
+	suite_add_tcase(s, lim);
 	TCase *pure = tcase_create("checker");
 	tcase_add_test(pure, test_prom_checker_rejects);
 	suite_add_tcase(s, pure);
