@@ -524,6 +524,8 @@ struct rstate {
 	const struct tmpl_partial *partials;
 	size_t n_partials;
 	sbuf *out;
+	size_t start; /* out->len when rendering began */
+	size_t steps; /* instructions executed */
 };
 
 static const struct tmpl_val *lookup(const struct scope *sc, const char *name, size_t len)
@@ -560,6 +562,8 @@ static int run(struct rstate *st, const struct tmpl *t, size_t pc, size_t end, c
 	int rc;
 	while (pc < end) {
 		const struct op *o = &t->ops[pc];
+		if (++st->steps > TMPL_MAX_STEPS || st->out->len - st->start > TMPL_MAX_OUTPUT)
+			return -E2BIG;
 		const char *name = t->src + o->off;
 		const struct tmpl_val *v;
 		switch (o->kind) {
@@ -620,7 +624,7 @@ static int run(struct rstate *st, const struct tmpl *t, size_t pc, size_t end, c
 int tmpl_render(const struct tmpl *t, const struct tmpl_val *root, const struct tmpl_partial *partials,
                 size_t n_partials, sbuf *out)
 {
-	struct rstate st = {partials, n_partials, out};
+	struct rstate st = {partials, n_partials, out, out->len, 0};
 	struct scope top = {root, NULL};
 	int rc = run(&st, t, 0, t->n_ops, root ? &top : NULL, 0);
 	if (!rc && !out->data)

@@ -13,6 +13,10 @@
 #define TMPL_MAX_PARTIAL_DEPTH 8
 #define TMPL_MAX_NAME 64
 #define TMPL_MAX_SOURCE (16u << 20)
+/* Rendering budget: nested loops can multiply work exponentially (a loop in a loop in ... 16 deep),
+ * so one render executes at most this many instructions and produces at most this many bytes. */
+#define TMPL_MAX_STEPS 4000000u
+#define TMPL_MAX_OUTPUT (32u << 20)
 
 struct tmpl; /* a compiled template (immutable, shareable between threads) */
 
@@ -64,9 +68,9 @@ struct tmpl_partial {
 };
 
 /* Render t with `root` as the outermost scope, appending to out. Partials are looked up by name
- * in partials[0..n). Returns 0, -ENOMEM, -ENOENT (a {{>name}} that is not in partials) or
- * -ELOOP (partials nested deeper than TMPL_MAX_PARTIAL_DEPTH). On error out may hold a partial
- * result. Pure; thread-safe for a shared t. */
+ * in partials[0..n). Returns 0, -ENOMEM, -ENOENT (a {{>name}} that is not in partials),
+ * -ELOOP (partials nested deeper than TMPL_MAX_PARTIAL_DEPTH) or -E2BIG (over TMPL_MAX_STEPS or
+ * TMPL_MAX_OUTPUT). On error out may hold a partial result. Pure; thread-safe for a shared t. */
 int tmpl_render(const struct tmpl *t, const struct tmpl_val *root, const struct tmpl_partial *partials,
                 size_t n_partials, sbuf *out);
 

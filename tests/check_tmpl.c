@@ -166,6 +166,14 @@ START_TEST(test_compile_errors)
 }
 END_TEST
 
+static long pow10i(int n)
+{
+	long v = 1;
+	while (n-- > 0)
+		v *= 10;
+	return v;
+}
+
 static char *nested(int depth, const char *inner)
 {
 	sbuf b = SBUF_INIT;
@@ -227,6 +235,65 @@ START_TEST(test_partials)
 	tmpl_free(p);
 	tmpl_free(loop);
 	diag_free(&d);
+}
+END_TEST
+
+/* Nested loops multiply work: rendering stops at the budget instead of running for hours. */
+START_TEST(test_render_budget)
+{
+	struct tmpl_data *d = tmpl_data_new();
+	struct tmpl_val *l = tmpl_set_list(d, tmpl_data_root(d), "l");
+	for (int i = 0; i < 10; i++)
+		tmpl_list_add_str(d, l, "0123456789");
+	struct diag dg;
+	diag_init(&dg);
+	static const struct {
+		int depth;
+		int rc;
+	} cases[] = {{2, 0}, {5, 0}, {7, -E2BIG}, {16, -E2BIG}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		sbuf src = SBUF_INIT;
+		for (int k = 0; k < cases[i].depth; k++)
+			sbuf_puts(&src, "{{#l}}");
+		sbuf_puts(&src, "{{.}}");
+		for (int k = 0; k < cases[i].depth; k++)
+			sbuf_puts(&src, "{{/l}}");
+		struct tmpl *t = tmpl_compile(src.data, src.len, "b", &dg);
+		ck_assert_ptr_nonnull(t);
+		sbuf out = SBUF_INIT;
+		ck_assert_int_eq(tmpl_render(t, tmpl_data_root(d), NULL, 0, &out), cases[i].rc);
+		if (cases[i].rc == 0)
+			ck_assert_uint_eq(out.len, 10 * (size_t)pow10i(cases[i].depth));
+		sbuf_free(&out);
+		sbuf_free(&src);
+		tmpl_free(t);
+	}
+	/* few steps, too much output: 40 x 1 MiB */
+	char *big = malloc(1u << 20);
+	memset(big, 'b', (1u << 20) - 1);
+	big[(1u << 20) - 1] = '\0';
+	struct tmpl_val *bl = tmpl_set_list(d, tmpl_data_root(d), "big");
+	for (int i = 0; i < 40; i++)
+		tmpl_list_add_str(d, bl, big);
+	free(big);
+	const char *bs = "{{#big}}{{.}}{{/big}}";
+	struct tmpl *bt = tmpl_compile(bs, strlen(bs), "b", &dg);
+	sbuf bo = SBUF_INIT;
+	ck_assert_int_eq(tmpl_render(bt, tmpl_data_root(d), NULL, 0, &bo), -E2BIG);
+	ck_assert_uint_le(bo.len, TMPL_MAX_OUTPUT + (1u << 20));
+	sbuf_free(&bo);
+	tmpl_free(bt);
+	/* a partial including itself inside a loop: stopped by depth or budget, never hangs */
+	const char *ps = "{{#l}}{{>p}}{{>p}}{{/l}}";
+	struct tmpl *p = tmpl_compile(ps, strlen(ps), "p", &dg);
+	struct tmpl_partial parts[] = {{"p", p}};
+	sbuf out = SBUF_INIT;
+	int rc = tmpl_render(p, tmpl_data_root(d), parts, 1, &out);
+	ck_assert(rc == -E2BIG || rc == -ELOOP);
+	sbuf_free(&out);
+	tmpl_free(p);
+	diag_free(&dg);
+	tmpl_data_free(d);
 }
 END_TEST
 
@@ -362,6 +429,7 @@ Suite *tmpl_suite(void)
 	tcase_add_test(tc, test_compile_errors);
 	tcase_add_test(tc, test_nesting_limit);
 	tcase_add_test(tc, test_partials);
+	tcase_add_test(tc, test_render_budget);
 	tcase_add_test(tc, test_each_tag);
 	tcase_add_test(tc, test_data_builder);
 	tcase_add_test(tc, test_random_sources);
