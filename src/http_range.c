@@ -1,10 +1,13 @@
 /* http_range.c - pure HTTP helpers: Range, validators (ETag, HTTP-date), conditional requests, path decoding. */
 #include "http_range.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 static int is_ows(char c)
 {
@@ -391,4 +394,27 @@ int http_path_decode(const char *raw, size_t rawlen, char *out, size_t outsz, si
 	out[o] = '\0';
 	*outlen = o;
 	return 0;
+}
+
+int http_addr_text(const struct sockaddr *sa, char *out, size_t outsz)
+{
+	char buf[INET6_ADDRSTRLEN] = "?";
+	int loopback = 0;
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, buf, sizeof(buf));
+		loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf, sizeof(buf));
+			loopback = s6->sin6_addr.s6_addr[12] == 127;
+		} else {
+			inet_ntop(AF_INET6, &s6->sin6_addr, buf, sizeof(buf));
+			loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+		}
+	}
+	if (outsz > 0)
+		snprintf(out, outsz, "%s", buf);
+	return loopback;
 }

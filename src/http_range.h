@@ -1,4 +1,4 @@
-/* http_range.h - pure HTTP helpers: Range, validators (ETag, HTTP-date), conditional requests, strict path decoding. */
+/* http_range.h - pure HTTP helpers: Range, validators (ETag, HTTP-date), conditionals, path decoding, addresses. */
 #ifndef AUTOPXE_HTTP_RANGE_H
 #define AUTOPXE_HTTP_RANGE_H
 
@@ -55,5 +55,10 @@ int http_if_range_ok(const char *if_range, const char *etag, time_t mtime);
  * Decodes exactly once ("%252e" gives "%2e"). The result starts with '/'.
  * 0, -EINVAL (malformed or forbidden byte) or -ENAMETOOLONG (does not fit outsz). Pure. */
 int http_path_decode(const char *raw, size_t rawlen, char *out, size_t outsz, size_t *outlen);
+
+struct sockaddr;
+/* Write a client address as text into out (IPv4-mapped IPv6 as a dotted quad, "?" for NULL or other families)
+ * and return 1 when it is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.y.z), else 0. Pure. */
+int http_addr_text(const struct sockaddr *sa, char *out, size_t outsz);
 
 #endif

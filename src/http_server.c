@@ -94,27 +94,10 @@ struct req {
 
 /* ------------------------------------------------------------------ addresses */
 
-/* Client address as text (v4-mapped IPv6 as dotted quad) and whether it is loopback. */
+/* Client address as text and whether it is loopback (see http_addr_text). */
 static void addr_text(const struct sockaddr *sa, char *out, size_t len, int *loopback)
 {
-	*loopback = 0;
-	snprintf(out, len, "?");
-	if (!sa)
-		return;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, out, (socklen_t)len);
-		*loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, (socklen_t)len);
-			*loopback = s6->sin6_addr.s6_addr[12] == 127;
-		} else {
-			inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)len);
-			*loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
-		}
-	}
+	*loopback = http_addr_text(sa, out, len);
 }
 
 /* The local address a connection arrived on (for the API's absolute URLs). */

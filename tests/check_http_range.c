@@ -1,6 +1,9 @@
 /* check_http_range.c - unit tests for the pure HTTP helpers: Range, ETag, HTTP-date, conditionals, path decoding. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -347,6 +350,60 @@ START_TEST(test_path_decode_limits)
 }
 END_TEST
 
+static const struct addr_case {
+	int family;
+	const char *addr;
+	const char *text;
+	int loopback;
+} addr_cases[] = {
+	{AF_INET, "127.0.0.1", "127.0.0.1", 1},
+	{AF_INET, "127.255.0.9", "127.255.0.9", 1},
+	{AF_INET, "128.0.0.1", "128.0.0.1", 0},
+	{AF_INET, "192.0.2.7", "192.0.2.7", 0},
+	{AF_INET, "10.127.0.1", "10.127.0.1", 0},
+	{AF_INET6, "::1", "::1", 1},
+	{AF_INET6, "::2", "::2", 0},
+	{AF_INET6, "2001:db8::1", "2001:db8::1", 0},
+	{AF_INET6, "::ffff:127.0.0.1", "127.0.0.1", 1},
+	{AF_INET6, "::ffff:192.0.2.9", "192.0.2.9", 0},
+	{AF_INET6, "fe80::1", "fe80::1", 0},
+};
+
+START_TEST(test_addr_text)
+{
+	const struct addr_case *c = &addr_cases[_i];
+	struct sockaddr_storage ss;
+	char out[64];
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = (sa_family_t)c->family;
+	if (c->family == AF_INET)
+		ck_assert_int_eq(inet_pton(AF_INET, c->addr, &((struct sockaddr_in *)&ss)->sin_addr), 1);
+	else
+		ck_assert_int_eq(inet_pton(AF_INET6, c->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
+	ck_assert_int_eq(http_addr_text((struct sockaddr *)&ss, out, sizeof(out)), c->loopback);
+	ck_assert_str_eq(out, c->text);
+}
+END_TEST
+
+START_TEST(test_addr_text_odd)
+{
+	struct sockaddr_storage ss;
+	char out[8];
+	memset(&ss, 0, sizeof(ss));
+	ck_assert_int_eq(http_addr_text(NULL, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "?");
+	ss.ss_family = AF_UNIX;
+	ck_assert_int_eq(http_addr_text((struct sockaddr *)&ss, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "?");
+	/* too small for the text: still terminated, still classified */
+	ss.ss_family = AF_INET6;
+	inet_pton(AF_INET6, "::1", &((struct sockaddr_in6 *)&ss)->sin6_addr);
+	ck_assert_int_eq(http_addr_text((struct sockaddr *)&ss, out, 2), 1);
+	ck_assert_uint_le(strlen(out), 1);
+	ck_assert_int_eq(http_addr_text((struct sockaddr *)&ss, NULL, 0), 1);
+}
+END_TEST
+
 Suite *http_range_suite(void)
 {
 	Suite *s = suite_create("http_range");
@@ -363,6 +420,8 @@ Suite *http_range_suite(void)
 	tcase_add_test(tc, test_if_range);
 	tcase_add_loop_test(tc, test_path_decode_table, 0, (int)(sizeof(path_cases) / sizeof(path_cases[0])));
 	tcase_add_test(tc, test_path_decode_limits);
+	tcase_add_loop_test(tc, test_addr_text, 0, (int)(sizeof(addr_cases) / sizeof(addr_cases[0])));
+	tcase_add_test(tc, test_addr_text_odd);
 	suite_add_tcase(s, tc);
 	return s;
 }
