@@ -545,7 +545,9 @@ static int fill_entry(struct rctx *x, struct tmpl_val *parent, const char *field
                       int is_default)
 {
 	struct tmpl_data *d = x->data;
-	const char *root = x->cfg && x->cfg->rootfs_path ? x->cfg->rootfs_path : x->cat->root ? x->cat->root : "";
+	const char *root = x->cfg && x->cfg->rootfs_path ? x->cfg->rootfs_path
+	                   : x->cat && x->cat->root      ? x->cat->root
+	                                                 : "";
 	int rc;
 	sbuf_reset(&x->id);
 	sbuf_reset(&x->cmd);

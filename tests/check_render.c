@@ -824,6 +824,15 @@ START_TEST(test_unresolved_default)
 	ck_assert_ptr_null(strstr(s, "Distributions"));
 	free(s);
 	free(empty);
+	/* nothing at all: no config, no catalog */
+	s = render(NULL, NULL, NULL, &cl, NULL);
+	assert_valid(s);
+	ck_assert_ptr_nonnull(line_with(s, "choose --default autopxe-exit --timeout 10000", line, sizeof line));
+	free(s);
+	sbuf nb = SBUF_INIT;
+	ck_assert_int_eq(render_menu(NULL, NULL, NULL, &cl, "debian", &nb), -ENOENT);
+	ck_assert_int_eq(render_menu(cfg, cat, NULL, NULL, NULL, &nb), -EINVAL);
+	sbuf_free(&nb);
 	free_catalog(cat);
 	free_config(cfg);
 }
