@@ -2,8 +2,10 @@
 /*
  * Each scenario is one Check test case (forked): it builds its own rootfs tree and config, starts
  * build/autopxe, forks QEMU with a pipe on its serial console, polls that pipe and the server log
- * for markers until a per-scenario deadline, and always kills what it started by PID (an atexit
- * handler in the forked test, PR_SET_PDEATHSIG on every child, and run.sh's trap as the last net).
+ * for markers until a per-scenario deadline, and always kills what it started by PID: the failing
+ * path stops everything before Check ends the test (Check leaves a forked test with _exit, so no
+ * atexit), PR_SET_PDEATHSIG covers QEMU if a test is killed, and every long-lived child is listed in
+ * $E2E_WORK/pids (pid + start time) for the sweep main() and run.sh's trap make at the end.
  * Results and timings go to $E2E_RESULTS (one line per scenario); main() prints the summary table.
  *
  * Environment (set by tests/e2e/run.sh): E2E_AUTOPXE, E2E_KERNEL, E2E_KVER, E2E_INITRD, E2E_WORK,
@@ -11,6 +13,7 @@
  * E2E_TIMEOUT_SCALE (multiplies every deadline), E2E_VERBOSE.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -103,21 +106,43 @@ static void scn_cleanup(void)
 	}
 }
 
-static void scn_atexit(void)
+/* Field 22 of /proc/PID/stat: the start time, which tells a PID apart from a later reuse of it. */
+static unsigned long long proc_starttime(pid_t pid)
 {
-	if (!S.active)
-		return;
-	if (!S.recorded) {
-		if (!S.note[0])
-			snprintf(S.note, sizeof S.note, "test ended early (assertion)");
-		record("FAIL");
+	char p[64], buf[1024];
+	snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *s = strrchr(buf, ')'); /* the command name may hold spaces */
+	if (!s)
+		return 0;
+	unsigned long long v = 0;
+	s += 2; /* field 3 */
+	for (int field = 3; field < 22 && s; field++) {
+		s = strchr(s, ' ');
+		if (s)
+			s++;
 	}
-	scn_cleanup();
-	S.active = 0;
+	if (s)
+		v = strtoull(s, NULL, 10);
+	return v;
 }
 
 static void track(pid_t pid, int sig, const char *what)
 {
+	char pf[MAXPATH];
+	snprintf(pf, sizeof pf, "%s/pids", E.work);
+	int fd = open(pf, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		dprintf(fd, "%d %llu %s %s\n", (int)pid, proc_starttime(pid), S.id, what);
+		close(fd);
+	}
 	for (int i = 0; i < MAX_PIDS; i++) {
 		if (S.procs[i].pid <= 0) {
 			S.procs[i].pid = pid;
@@ -231,6 +256,8 @@ static void note_set(const char *fmt, ...)
 		if (!(cond)) {                                                                                         \
 			note_set(__VA_ARGS__);                                                                         \
 			record("FAIL");                                                                                \
+			scn_cleanup();                                                                                 \
+			S.active = 0;                                                                                  \
 			ck_abort_msg("%s: %s", S.id, S.note);                                                          \
 		}                                                                                                      \
 	} while (0)
@@ -360,7 +387,7 @@ static pid_t spawn(struct argv *a, int out_fd, const char *netns, int deathsig)
 		prctl(PR_SET_PDEATHSIG, deathsig);
 		if (getppid() != parent)
 			_exit(127);
-		setpgid(0, 0);
+		/* stays in the test's process group: Check's timeout kills that whole group */
 		if (netns) {
 			char p[128];
 			snprintf(p, sizeof p, "/run/netns/%s", netns);
@@ -508,7 +535,6 @@ static void scn_begin(const char *id, const char *mac)
 	S.id = id;
 	S.active = 1;
 	S.t_menu = S.t_kernel = S.t_marker = S.t_total = -1;
-	atexit(scn_atexit);
 	/* the test process itself dies with the runner, taking its own children with it */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	snprintf(S.mac, sizeof S.mac, "%s", mac);
@@ -1263,17 +1289,21 @@ static void dnsmasq_start(const char *srv)
 	track(pid, SIGTERM, "dnsmasq");
 }
 
-START_TEST(s6_netns_lan)
+/* uefi = 0: BIOS; the NIC's iPXE ROM is recognised as iPXE and sent straight to its menu.
+ * uefi = 1: OVMF's own PXE client (no iPXE ROM on the NIC): option 93 = 7 gets snponly.efi from
+ * autopxe's TFTP (IPXEDir), which DHCPs again as iPXE and chains to its menu. */
+static void lan_scenario(const char *id, const char *mac, int uefi)
 {
-	scn_begin("s6_netns_lan", "52:54:00:e2:00:06");
+	scn_begin(id, mac);
 	if (geteuid() != 0) {
 		scn_skip("needs root (network namespaces, tap, port 69/80)");
 		return;
 	}
-	char srv[64], lab[64], want[4096];
+	char srv[64], lab[64], want[4096], dl[MAXPATH + 32];
 	snprintf(srv, sizeof srv, "ape2e-%s-srv", E.runid);
 	snprintf(lab, sizeof lab, "ape2e-%s-lab", E.runid);
-	/* the iPXE binaries plain PXE firmware would get (Debian's, as the first hop) */
+	snprintf(dl, sizeof dl, "%s/dnsmasq.log", S.dir);
+	/* the iPXE binaries plain PXE firmware gets as its first hop (Debian's) */
 	char p[MAXPATH + 64];
 	snprintf(p, sizeof p, "%s/ipxe/undionly.kpxe", S.dir);
 	link_or_copy("/usr/lib/ipxe/undionly.kpxe", p);
@@ -1283,27 +1313,34 @@ START_TEST(s6_netns_lan)
 	lan_up(srv, lab);
 	dnsmasq_start(srv);
 	server_start("0.0.0.0:69", "0.0.0.0:80", srv);
-	struct boot_opts o = {.label = "boot", .fw = FW_BIOS, .netns = lab, .timeout = BIOS_TIMEOUT,
+	struct boot_opts o = {.label = "boot", .fw = uefi ? FW_UEFI : FW_BIOS, .netns = lab,
+	                      .timeout = uefi ? UEFI_TIMEOUT : BIOS_TIMEOUT, .romfile = uefi ? "" : NULL,
 	                      .netdev = "tap,id=n0,ifname=tap0,script=no,downscript=no", .done = DONE_MARKERS,
-	                      .abort = ABORT_MARKERS};
+	                      .abort = {"Kernel panic", "autopxe: could not boot", uefi ? NULL : "No bootable device",
+	                                NULL}};
 	struct boot_res r;
 	boot_run(&o, &r);
-	if (!r.done) {
-		char dl[MAXPATH + 32];
-		snprintf(dl, sizeof dl, "%s/dnsmasq.log", S.dir);
+	if (!r.done)
 		dump_tail("dnsmasq log", dl, 25);
-	}
 	boot_require_done(&o, &r);
 	expect_cmdline(want, sizeof want, "overlayfs", "debian", "bookworm", "latest", "192.0.2.1");
-	require_cmdline(&r, BIOS_PREFIX, want);
+	require_cmdline(&r, uefi ? EFI_PREFIX : BIOS_PREFIX, want);
 	require_line_proto("menu", r.menu_line, "tftp");
 	require_line_proto("kernel", r.kernel_line, "http");
-	char dl[MAXPATH + 32];
-	snprintf(dl, sizeof dl, "%s/dnsmasq.log", S.dir);
 	REQUIRE(file_contains(dl, "tags: ipxe"), "dnsmasq did not tag the client as iPXE (see %s)", dl);
+	if (uefi) {
+		REQUIRE(file_contains(dl, "tags: efi64"), "dnsmasq did not see option 93 = x86-64 UEFI (see %s)", dl);
+		REQUIRE(file_contains(S.slog, "file=\"snponly.efi\""),
+		        "the first hop (snponly.efi over autopxe's TFTP) is not in the server log");
+	}
 	boot_free(&r);
 	scn_pass();
 }
+
+START_TEST(s6_netns_lan) { lan_scenario("s6_netns_lan", "52:54:00:e2:00:06", 0); }
+END_TEST
+
+START_TEST(s6b_netns_uefi_pxe) { lan_scenario("s6b_netns_uefi_pxe", "52:54:00:e2:00:16", 1); }
 END_TEST
 
 /* 7: the default boot id's kernel disappears after the scan: the menu's failure path retries
@@ -1428,6 +1465,49 @@ static int selected(const char *id)
 	return 0;
 }
 
+/* After all scenarios: stop anything a killed or crashed test left behind (pid + start time from
+ * $E2E_WORK/pids, so a reused PID is never hit) and delete this run's namespaces. */
+static void sweep(void)
+{
+	char pf[MAXPATH];
+	snprintf(pf, sizeof pf, "%s/pids", E.work);
+	char *b = read_all(pf, NULL);
+	for (char *save = NULL, *line = b ? strtok_r(b, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+		int pid;
+		unsigned long long st;
+		char id[64], what[32];
+		if (sscanf(line, "%d %llu %63s %31s", &pid, &st, id, what) != 4 || pid <= 1 || !st)
+			continue;
+		for (int tries = 0; tries < 60; tries++) {
+			while (waitpid(-1, NULL, WNOHANG) > 0) /* we are the subreaper of orphaned children */
+				;
+			if (proc_starttime(pid) != st)
+				break;
+			if (tries == 0)
+				fprintf(stderr, "e2e: %s left %s (pid %d) running: stopping it\n", id, what, pid);
+			kill(pid, tries < 30 ? SIGTERM : SIGKILL);
+			usleep(100000);
+		}
+	}
+	free(b);
+	char prefix[64];
+	snprintf(prefix, sizeof prefix, "ape2e-%s-", E.runid);
+	DIR *d = opendir("/run/netns");
+	for (struct dirent *de; d && (de = readdir(d));) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		char cmd[400];
+		snprintf(cmd, sizeof cmd, "ip netns del '%s'", de->d_name);
+		fprintf(stderr, "e2e: deleting leftover namespace %s\n", de->d_name);
+		if (system(cmd) != 0)
+			fprintf(stderr, "e2e: %s failed\n", cmd);
+	}
+	if (d)
+		closedir(d);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
 struct rec {
 	char status[8], menu[16], kernel[16], marker[16], total[16], note[600];
 	int found;
@@ -1467,6 +1547,10 @@ static void read_record(const char *id, struct rec *r)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* orphans of a killed test (the server, QEMU) become our children, so the sweep can reap them */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* Check answers SIGTERM/SIGINT by killing its process group: make that ours, not run.sh's */
+	setpgid(0, 0);
 	E.autopxe = env_or("E2E_AUTOPXE", "build/autopxe");
 	E.kernel = getenv("E2E_KERNEL");
 	E.kver = getenv("E2E_KVER");
@@ -1497,6 +1581,7 @@ int main(void)
     {"s4b_embedded_fallback", s4b_embedded_tftp_fallback, 300, "embedded script, HTTP closed -> TFTP"},
     {"s5_uefi_http", s5_uefi_http, 420, "UEFI OVMF + EFI iPXE ROM, HTTP"},
     {"s6_netns_lan", s6_netns_lan, 300, "netns LAN: dnsmasq DHCP, TFTP :69 + HTTP :80"},
+    {"s6b_netns_uefi_pxe", s6b_netns_uefi_pxe, 420, "netns LAN, UEFI PXE: opt 93 -> snponly.efi -> menu"},
     {"s7_failure_path", s7_failure_path, 300, "default kernel missing: retry, then exit"},
     {"s8_reload_inotify", s8_reload_inotify, 300, "HostDefaults changed, inotify reload"},
     {"s8b_reload_sighup", s8b_reload_sighup, 300, "HostDefaults changed, SIGHUP reload"},
@@ -1516,6 +1601,7 @@ int main(void)
 	double t0 = mono();
 	srunner_run_all(sr, CK_NORMAL);
 	double elapsed = mono() - t0;
+	sweep();
 
 	/* Check's verdict per test case, joined with the scenario's own record */
 	int ran = 0, passed = 0, failed = 0, skipped = 0;

@@ -58,25 +58,37 @@ WORK=$(mktemp -d /tmp/autopxe-e2e.XXXXXX)
 chmod 755 "$WORK" # the server drops to 'nobody' when started as root and must read the trees
 RUNNER=""
 cleanup() {
-	st=$?
+	exit_status=$?
 	trap - EXIT INT TERM HUP
 	if [ -n "$RUNNER" ] && kill -0 "$RUNNER" 2>/dev/null; then
 		kill -TERM "$RUNNER" 2>/dev/null || true
 		sleep 1
 		kill -KILL "$RUNNER" 2>/dev/null || true
 	fi
-	# every child of the harness dies with it (PR_SET_PDEATHSIG); namespaces need deleting by name
+	# the harness sweeps its own leftovers; when it was killed itself, stop what its pid list names
+	# (pid + start time, so a reused pid is never hit), then the namespaces of this run by name
+	if [ -f "$WORK/pids" ]; then
+		for sig in TERM KILL; do
+			while read -r pid st id what; do
+				cur=$(cut -d' ' -f22 "/proc/$pid/stat" 2>/dev/null || true)
+				[ -n "$cur" ] && [ "$cur" = "$st" ] || continue
+				echo "e2e: stopping leftover $what (pid $pid) of $id with SIG$sig" >&2
+				kill "-$sig" "$pid" 2>/dev/null || true
+			done <"$WORK/pids"
+			[ "$sig" = KILL ] || sleep 2
+		done
+	fi
 	if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null 2>&1; then
 		for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^ape2e-$E2E_RUNID-" || true); do
 			ip netns del "$ns" 2>/dev/null || true
 		done
 	fi
-	if [ -n "${E2E_KEEP:-}" ] || [ "$st" -ne 0 ]; then
+	if [ -n "${E2E_KEEP:-}" ] || [ "$exit_status" -ne 0 ]; then
 		echo "e2e: logs kept in $WORK" >&2
 	else
 		rm -rf "$WORK"
 	fi
-	exit "$st"
+	exit "$exit_status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
