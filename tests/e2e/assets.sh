@@ -7,8 +7,11 @@
 set -eu
 
 CACHE=${1:-${E2E_CACHE:-/var/cache/autopxe-e2e}}
-if ! mkdir -p "$CACHE" 2>/dev/null || [ ! -w "$CACHE" ]; then
-	CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/autopxe-e2e
+usable() { mkdir -p "$1" 2>/dev/null && [ -w "$1" ]; }
+populated() { ls "$1"/vmlinuz-* >/dev/null 2>&1 && [ -s "$1/initrd-marker.img" ]; }
+if ! usable "$CACHE" && ! populated "$CACHE"; then
+	CACHE=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/autopxe-e2e
+	usable "$CACHE" || CACHE=${TMPDIR:-/tmp}/autopxe-e2e-cache-$(id -u)
 	mkdir -p "$CACHE"
 fi
 log() { echo "assets: $*" >&2; }
