@@ -65,8 +65,9 @@ die() { # die STATUS MESSAGE...
 }
 note() { printf 'build-ipxe: %s\n' "$*" >&2; }
 
-need_arg() { # need_arg OPTION ARGC
+need_arg() { # need_arg OPTION ARGC [VALUE]
 	[ "$2" -ge 2 ] || die 2 "option $1 needs a value (see --help)"
+	case "${3-}" in --*) die 2 "option $1 needs a value, got option '$3' (see --help)" ;; esac
 }
 
 valid_port() { # valid_port OPTION VALUE
@@ -81,31 +82,32 @@ TARGETS="$ALL_TARGETS" LEGACY=auto OUT=/usr/local/share/autopxe/ipxe WORK="" JOB
 MAKE_ARGS=()
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--src) need_arg "$1" $#; SRC=$2; shift ;;
+	--src) need_arg "$1" $# "${2-}"; SRC=$2; shift ;;
 	--src=*) SRC=${1#*=} ;;
-	--git-url) need_arg "$1" $#; GIT_URL=$2; shift ;;
+	--git-url) need_arg "$1" $# "${2-}"; GIT_URL=$2; shift ;;
 	--git-url=*) GIT_URL=${1#*=} ;;
-	--git-ref) need_arg "$1" $#; GIT_REF=$2; shift ;;
+	--git-ref) need_arg "$1" $# "${2-}"; GIT_REF=$2; shift ;;
 	--git-ref=*) GIT_REF=${1#*=} ;;
-	--server) need_arg "$1" $#; SERVER=$2; shift ;;
+	--server) need_arg "$1" $# "${2-}"; SERVER=$2; shift ;;
 	--server=*) SERVER=${1#*=} ;;
-	--http-port) need_arg "$1" $#; HTTP_PORT=$2; shift ;;
+	--http-port) need_arg "$1" $# "${2-}"; HTTP_PORT=$2; shift ;;
 	--http-port=*) HTTP_PORT=${1#*=} ;;
-	--tftp-port) need_arg "$1" $#; TFTP_PORT=$2; shift ;;
+	--tftp-port) need_arg "$1" $# "${2-}"; TFTP_PORT=$2; shift ;;
 	--tftp-port=*) TFTP_PORT=${1#*=} ;;
-	--script) need_arg "$1" $#; SCRIPT=$2; shift ;;
+	--script) need_arg "$1" $# "${2-}"; SCRIPT=$2; shift ;;
 	--script=*) SCRIPT=${1#*=} ;;
-	--targets) need_arg "$1" $#; TARGETS=$2; shift ;;
+	--targets) need_arg "$1" $# "${2-}"; TARGETS=$2; shift ;;
 	--targets=*) TARGETS=${1#*=} ;;
 	--legacy) LEGACY=yes ;;
 	--no-legacy) LEGACY=no ;;
-	--make-arg) need_arg "$1" $#; MAKE_ARGS+=("$2"); shift ;;
+	--make-arg) need_arg "$1" $# "${2-}"; MAKE_ARGS+=("$2"); shift ;;
 	--make-arg=*) MAKE_ARGS+=("${1#*=}") ;;
-	--out) need_arg "$1" $#; OUT=$2; shift ;;
+	--out) need_arg "$1" $# "${2-}"; OUT=$2; shift ;;
 	--out=*) OUT=${1#*=} ;;
-	--work) need_arg "$1" $#; WORK=$2; shift ;;
+	--work) need_arg "$1" $# "${2-}"; WORK=$2; shift ;;
 	--work=*) WORK=${1#*=} ;;
-	-j | --jobs) need_arg "$1" $#; JOBS=$2; shift ;;
+	-j[0-9]*) JOBS=${1#-j} ;;
+	-j | --jobs) need_arg "$1" $# "${2-}"; JOBS=$2; shift ;;
 	--jobs=*) JOBS=${1#*=} ;;
 	--print-script) PRINT=1 ;;
 	--dry-run | -n) DRY=1 ;;
