@@ -162,3 +162,9 @@ $(BUILD)/storm: bench/storm.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CSTD) $(WARN) -O2 -g -o $@ $<
 storm: $(BUILD)/storm
+
+# The container image built with buildah and checked with buildah run (needs root; prints SKIP where buildah
+# cannot run). `make integration` runs it too (tests/it_deploy.c).
+.PHONY: docker-test
+docker-test:
+	scripts/docker-image-test.sh
