@@ -43,6 +43,7 @@ struct scanner {
 	struct scan_skip *skips;
 	size_t n_skips, cap_skips;
 	size_t cap_distros;
+	char *buf; /* SC_OSREL_MAX_BYTES for reading os-release files, allocated on first use */
 	int oom;
 };
 
@@ -575,24 +576,25 @@ static void sc_osrelease(struct scanner *s, struct sc_rel *R, struct scan_releas
 		if (sc_file(s, R, paths[i], &r, 1) != 0)
 			continue;
 		sc_join(shown, sizeof(shown), R->shown, paths[i]);
+		/* never blocks: O_NONBLOCK, and the file was a regular one an instant ago (re-checked) */
 		int fd = openat(s->rootfd, r.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-		struct stat st;
-		if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-			int e = errno;
-			if (fd >= 0)
-				close(fd);
-			if (fd >= 0 && e == 0)
-				e = EINVAL;
-			sc_skip_errno(s, shown, "cannot open", e ? e : EINVAL);
+		if (fd < 0) {
+			sc_skip_errno(s, shown, "cannot open", errno);
 			continue;
 		}
-		char *buf = malloc(SC_OSREL_MAX_BYTES);
-		size_t len = 0;
-		if (!buf) {
+		struct stat st;
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			sc_skip(s, shown, "not a regular file");
+			continue;
+		}
+		if (!s->buf && !(s->buf = malloc(SC_OSREL_MAX_BYTES))) {
 			close(fd);
 			s->oom = 1;
 			return;
 		}
+		char *buf = s->buf;
+		size_t len = 0;
 		while (len < SC_OSREL_MAX_BYTES) {
 			ssize_t n = read(fd, buf + len, SC_OSREL_MAX_BYTES - len);
 			if (n < 0 && errno == EINTR)
@@ -602,9 +604,7 @@ static void sc_osrelease(struct scanner *s, struct sc_rel *R, struct scan_releas
 			len += (size_t)n;
 		}
 		close(fd);
-		int rc = scan_osrelease_parse(buf, len, &rel->osrel, &rel->n_osrel);
-		free(buf);
-		if (rc) {
+		if (scan_osrelease_parse(buf, len, &rel->osrel, &rel->n_osrel)) {
 			s->oom = 1;
 			return;
 		}
@@ -817,6 +817,7 @@ int scan_rootfs(const char *root, struct catalog **out, char *err, size_t errlen
 	cat->skipped = s.skips;
 	cat->n_skipped = s.n_skips;
 	sc_names_free(&distros);
+	free(s.buf);
 	free(real);
 	close(s.rootfd);
 	cat->scan_us = now_us() - t0;
@@ -831,6 +832,7 @@ oom:
 		free(s.skips[i].reason);
 	}
 	free(s.skips);
+	free(s.buf);
 	catalog_free(cat);
 	free(real);
 	close(s.rootfd);

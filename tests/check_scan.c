@@ -286,6 +286,8 @@ START_TEST(test_fedora_rocky)
 	fx_file("fedora/40/boot/vmlinuz-6.8.5-301.fc40.x86_64", "KB");
 	fx_file("fedora/40/usr/lib/modules/6.8.5-301.fc40.x86_64/vmlinuz", "KM");
 	fx_file("fedora/40/boot/initramfs-6.8.5-301.fc40.x86_64.img", "I");
+	fx_file("fedora/40/usr/lib/os-release", "PRETTY_NAME=\"Fedora Linux 40 (Forty)\"\n");
+	fx_link("fedora/40/etc/os-release", "/usr/lib/os-release"); /* absolute: inside the rootfs */
 	struct catalog *cat = fx_scan();
 	ck_assert_uint_eq(cat->n_skipped, 0);
 	const struct scan_release *r = catalog_release(cat, "rocky", "9");
@@ -301,6 +303,7 @@ START_TEST(test_fedora_rocky)
 	const struct scan_release *f = catalog_release(cat, "fedora", "40");
 	ck_assert_uint_eq(f->n_kernels, 1);
 	ck_assert_str_eq(f->kernels[0].kernel_path, "fedora/40/boot/vmlinuz-6.8.5-301.fc40.x86_64"); /* boot/ wins */
+	ck_assert_str_eq(f->pretty_name, "Fedora Linux 40 (Forty)");
 	ck_assert_uint_eq(cat->n_kernels, 3);
 	catalog_free(cat);
 }
@@ -317,6 +320,8 @@ START_TEST(test_arm64_and_initrd_names)
 	fx_file("misc/r/boot/vmlinuz-3.0", "K");
 	fx_file("misc/r/boot/initrd.img-3.0", "I1");  /* preferred */
 	fx_file("misc/r/boot/initramfs-3.0.img", "I2");
+	fx_file("misc/r/boot/initrd-3.0.img", "I3");
+	fx_file("misc/r/boot/initrd-3.0", "I4");
 	fx_file("misc/r/boot/Image-3.0", "dup"); /* same id as vmlinuz-3.0 */
 	struct catalog *cat = fx_scan();
 	const struct scan_release *r = catalog_release(cat, "debian-arm", "bookworm");
@@ -359,6 +364,16 @@ START_TEST(test_hostile)
 	fx_file("h/r/boot/vmlinuz-7.8", "K");
 	fx_link("h/r/boot/initrd.img-7.8", "missing-initrd"); /* dangling initrd: listed without one */
 	fx_link("h/r/boot/vmlinuz-7.9", "/boot/../../../../..");
+	/* a chain of 41 links is refused like a loop; 40 are followed */
+	for (int i = 0; i < 41; i++) {
+		char name[64], tgt[64];
+		snprintf(name, sizeof(name), "h/r/boot/chain%02d", i);
+		snprintf(tgt, sizeof(tgt), i == 40 ? "vmlinuz-6.1" : "chain%02d", i + 1);
+		fx_link(name, tgt);
+	}
+	fx_link("h/r/boot/vmlinuz-8.0", "chain01"); /* 41 links */
+	fx_link("h/r/boot/vmlinuz-8.1", "chain02"); /* 40 links */
+	fx_file("h/r/boot/initrd.img-8.1", "I");
 	fx_file("h/r/boot/vmlinuz-6.1 bad", "K");
 	fx_file("h/r/boot/vmlinuz-latest", "K");
 	fx_file("h/r/boot/ignored file", "not kernel-like, not reported");
@@ -388,14 +403,16 @@ START_TEST(test_hostile)
 	struct catalog *cat = fx_scan();
 	const struct scan_release *r = catalog_release(cat, "h", "r");
 	ck_assert_ptr_nonnull(r);
-	ck_assert_uint_eq(r->n_kernels, 3);
-	ck_assert_str_eq(r->kernels[0].id, "7.8");
-	ck_assert_ptr_null(r->kernels[0].initrd_path);
-	ck_assert_ptr_null(r->kernels[0].initrd_real);
-	ck_assert_str_eq(r->kernels[1].id, "6.6");
+	ck_assert_uint_eq(r->n_kernels, 4);
+	ck_assert_str_eq(r->kernels[0].id, "8.1");
+	ck_assert_str_eq(r->kernels[0].kernel_real, "h/r/boot/vmlinuz-6.1");
+	ck_assert_str_eq(r->kernels[1].id, "7.8");
 	ck_assert_ptr_null(r->kernels[1].initrd_path);
-	ck_assert_str_eq(r->kernels[2].id, "6.1");
-	ck_assert_str_eq(r->kernels[2].initrd_path, "h/r/boot/initrd.img-6.1");
+	ck_assert_ptr_null(r->kernels[1].initrd_real);
+	ck_assert_str_eq(r->kernels[2].id, "6.6");
+	ck_assert_ptr_null(r->kernels[2].initrd_path);
+	ck_assert_str_eq(r->kernels[3].id, "6.1");
+	ck_assert_str_eq(r->kernels[3].initrd_path, "h/r/boot/initrd.img-6.1");
 	ck_assert_ptr_null(r->default_kernel);
 	ck_assert_ptr_null(r->pretty_name);
 
@@ -411,6 +428,7 @@ START_TEST(test_hostile)
 	fx_assert_skip(cat, "h/r/boot/vmlinuz-7.6", "unsafe name");
 	fx_assert_skip(cat, "h/r/boot/vmlinuz-7.7", "symlink loop");
 	fx_assert_skip(cat, "h/r/boot/vmlinuz-7.9", "symlink leaves the root");
+	fx_assert_skip(cat, "h/r/boot/vmlinuz-8.0", "symlink loop");
 	fx_assert_skip(cat, "h/r/boot/vmlinuz-6.1 bad", "unsafe name");
 	fx_assert_skip(cat, "h/r/boot/vmlinuz-latest", "reserved");
 	fx_assert_skip(cat, "h/r/vmlinuz", "symlink leaves the root");
@@ -456,6 +474,30 @@ START_TEST(test_hostile)
 END_TEST
 
 /* Distro/release symlinks: absolute targets are accepted only under the root's absolute path. */
+/* A huge os-release is read up to a bound; bad lines in it cost only themselves. */
+START_TEST(test_osrelease_file)
+{
+	char p[4096];
+	fx_file("big/r/boot/vmlinuz-1", "K");
+	fx_path(p, sizeof(p), "big/r/etc/os-release");
+	fx_mkdirs("big/r/etc/os-release", 0);
+	FILE *f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("ID=x\nPRETTY_NAME=\"bad\x01name\"\nPRETTY_NAME=\"Big One\"\n", f);
+	for (int i = 0; i < 20000; i++)
+		fputs("junk junk junk\n", f);
+	fputs("VERSION_ID=never-read\n", f);
+	fclose(f);
+	struct catalog *cat = fx_scan();
+	const struct scan_release *r = catalog_release(cat, "big", "r");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->pretty_name, "Big One");
+	ck_assert_uint_eq(r->n_osrel, 2);
+	ck_assert_ptr_null(fx_osrel(r, "VERSION_ID")); /* past the 64 KiB read bound */
+	catalog_free(cat);
+}
+END_TEST
+
 START_TEST(test_release_symlinks)
 {
 	char tgt[4096];
@@ -757,6 +799,7 @@ Suite *scan_suite(void)
 	tcase_add_test(tc, test_arm64_and_initrd_names);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_release_symlinks);
+	tcase_add_test(tc, test_osrelease_file);
 	tcase_add_test(tc, test_many_releases);
 	tcase_add_test(tc, test_root_errors);
 	tcase_add_test(tc, test_print);
