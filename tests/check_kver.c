@@ -48,8 +48,8 @@ START_TEST(test_table)
 {
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int got = sgn(kver_cmp(cases[i].a, cases[i].b));
-		ck_assert_msg(got == cases[i].want, "kver_cmp(\"%s\", \"%s\") = %d, want %d", cases[i].a, cases[i].b, got,
-			      cases[i].want);
+		ck_assert_msg(got == cases[i].want, "kver_cmp(\"%s\", \"%s\") = %d, want %d", cases[i].a, cases[i].b,
+			      got, cases[i].want);
 		ck_assert_int_eq(sgn(kver_cmp(cases[i].b, cases[i].a)), -cases[i].want);
 	}
 }
@@ -75,7 +75,8 @@ END_TEST
 static const char *const pool[] = {
 	"6.10", "6.9", "6.1", "6.1.0", "6.01", "6-1", "6.1.0-21", "6.1.0-9", "6.1.0-21-amd64", "6.1.0-9-amd64",
 	"6.2-rc3", "6.2-rc10", "6.2", "6.2.0", "6.2.0-rc3", "5.10.0-28-amd64", "linux", "linux-lts", "linux-zen", "",
-	"-", "--rc", "rc", "rc1", "1rc", "1-rc", "1.rc.1", "1.a", "1.A", "1.b2", "0", "00", "0.0", "a.1", "\x01", "\xff",
+	"-", "--rc", "rc", "rc1", "1rc", "1-rc", "1.rc.1", "1.a", "1.A", "1.b2", "0", "00", "0.0", "a.1", "\x01",
+	"\xff",
 	"6.1\xff", "6.1.0-21~bpo", "6.1.0-21+deb12u1", "2.6.32-5-686", "3.0-rc1", "3.0", "v6.2", "6.1.0-rc", "6.1-pre",
 	"6.1-alpha2", "6.1-beta", "6.1.0-21-rt-amd64", "999999999999999999999", "1000000000000000000000",
 };
