@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	uint64_t start = 0, len = 0;
 	uint64_t fsize = size ? data[0] * 1000003ull : 0;
-	if (http_range_parse(s, fsize, &start, &len) == HTTP_RANGE_OK && (len == 0 || start + len > fsize))
+	if (http_range_parse(s, fsize, &start, &len) == HTTP_RANGE_PARTIAL && (len == 0 || start + len > fsize))
 		__builtin_trap();
 	time_t t;
 	http_date_parse(s, &t);
