@@ -78,6 +78,7 @@ static struct scn {
 	pid_t server;
 	unsigned tftp_port, http_port;
 	double t_menu, t_kernel, t_marker, t_total; /* seconds since QEMU start, <0 = not reached */
+	double kxfer_ms; /* the server's own duration of the kernel transfer, <0 = unknown */
 	char note[600];
 	int recorded;
 	int active;
@@ -189,18 +190,26 @@ static void fmt_t(char *buf, size_t len, double t)
 		snprintf(buf, len, "%.1f", t);
 }
 
-/* One results line: id, status, menu, kernel, marker, total, note (tabs/newlines in the note flattened). */
+/* One results line: id, status, menu, kernel, marker, total, kernel transfer ms, note (tabs/newlines
+ * in the note flattened). */
 static void record(const char *status)
 {
-	char a[16], b[16], c[16], d[16], line[1024];
+	char a[16], b[16], c[16], d[16], k[16], line[1024];
 	fmt_t(a, sizeof a, S.t_menu);
 	fmt_t(b, sizeof b, S.t_kernel);
 	fmt_t(c, sizeof c, S.t_marker);
 	fmt_t(d, sizeof d, S.t_total);
+	if (S.kxfer_ms < 0)
+		snprintf(k, sizeof k, "-");
+	else
+		snprintf(k, sizeof k, "%.0f", S.kxfer_ms);
 	for (char *p = S.note; *p; p++)
 		if (*p == '\t' || *p == '\n' || *p == '\r')
 			*p = ' ';
-	int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", S.id, status, a, b, c, d, S.note);
+	int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", S.id, status, a, b, c, d, k,
+	                 S.note);
+	fprintf(stderr, "e2e: %s %s%s%s\n", S.id, status, strcmp(status, "PASS") ? ": " : "",
+	        strcmp(status, "PASS") ? S.note : "");
 	int fd = open(E.results, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (fd >= 0) {
 		if (write(fd, line, (size_t)n) != n)
@@ -534,7 +543,8 @@ static void scn_begin(const char *id, const char *mac)
 	memset(&S, 0, sizeof S);
 	S.id = id;
 	S.active = 1;
-	S.t_menu = S.t_kernel = S.t_marker = S.t_total = -1;
+	S.t_menu = S.t_kernel = S.t_marker = S.t_total = S.kxfer_ms = -1;
+	fprintf(stderr, "e2e: %s ...\n", id);
 	/* the test process itself dies with the runner, taking its own children with it */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	snprintf(S.mac, sizeof S.mac, "%s", mac);
@@ -580,7 +590,6 @@ static void scn_pass(void)
 
 static void scn_skip(const char *why)
 {
-	fprintf(stderr, "e2e: %s SKIPPED: %s\n", S.id, why);
 	snprintf(S.note, sizeof S.note, "%s", why);
 	record("SKIP");
 	scn_cleanup();
@@ -752,6 +761,12 @@ struct boot_res {
 	char serial_path[MAXPATH + 64];
 };
 
+/* Whether the console showed s (binary-safe: firmware output may hold NUL bytes). */
+static int seen(const struct boot_res *r, const char *s)
+{
+	return memmem(r->serial, r->len, s, strlen(s)) != NULL;
+}
+
 static void boot_free(struct boot_res *r)
 {
 	free(r->serial);
@@ -776,6 +791,28 @@ static void scan_log_line(struct boot_res *r, const char *line, double t)
 		}
 		r->kernel_lines++;
 	}
+}
+
+/* The duration a server log line reports: TFTP "ms=57", HTTP "169.3ms". -1 when there is none. */
+static double log_duration_ms(const char *line)
+{
+	char buf[600];
+	snprintf(buf, sizeof buf, "%s", line);
+	for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		char *end;
+		if (strncmp(tok, "ms=", 3) == 0) {
+			double v = strtod(tok + 3, &end);
+			if (end != tok + 3 && *end == '\0')
+				return v;
+		}
+		size_t n = strlen(tok);
+		if (n > 2 && strcmp(tok + n - 2, "ms") == 0) {
+			double v = strtod(tok, &end);
+			if (end == tok + n - 2)
+				return v;
+		}
+	}
+	return -1;
 }
 
 /* Extract the command line the initramfs printed: AUTOPXE-E2E-CMDLINE[...] */
@@ -919,11 +956,11 @@ static void boot_run(const struct boot_opts *o, struct boot_res *r)
 					llen = 0; /* an absurdly long line: drop it */
 			}
 		}
-		if (r->t_marker < 0 && strstr(r->serial, "AUTOPXE-E2E-MARKER"))
+		if (r->t_marker < 0 && seen(r, "AUTOPXE-E2E-MARKER"))
 			r->t_marker = now - t0;
 		int all = 1;
 		for (int i = 0; o->done[i]; i++)
-			if (!strstr(r->serial, o->done[i]))
+			if (!seen(r, o->done[i]))
 				all = 0;
 		if (all && o->done[0]) {
 			r->done = 1;
@@ -931,7 +968,7 @@ static void boot_run(const struct boot_opts *o, struct boot_res *r)
 			break;
 		}
 		for (int i = 0; o->abort[i] && r->aborted_on < 0; i++)
-			if (strstr(r->serial, o->abort[i]))
+			if (seen(r, o->abort[i]))
 				r->aborted_on = i;
 		if (r->aborted_on >= 0)
 			break;
@@ -977,6 +1014,7 @@ static void boot_run(const struct boot_opts *o, struct boot_res *r)
 	S.t_kernel = r->t_kernel;
 	S.t_marker = r->t_marker;
 	S.t_total = r->done ? r->t_done : r->t_end;
+	S.kxfer_ms = log_duration_ms(r->kernel_line);
 	if (E.verbose)
 		fprintf(stderr, "e2e: %s/%s: menu %.1f kernel %.1f marker %.1f end %.1f done=%d\n", S.id, o->label,
 		        r->t_menu, r->t_kernel, r->t_marker, r->t_end, r->done);
@@ -991,7 +1029,7 @@ static void boot_require_done(const struct boot_opts *o, struct boot_res *r)
 	dump_tail("server log", S.slog, 25);
 	char missing[200] = "";
 	for (int i = 0; o->done[i]; i++)
-		if (!strstr(r->serial, o->done[i]) && !missing[0])
+		if (!seen(r, o->done[i]) && !missing[0])
 			snprintf(missing, sizeof missing, "%s", o->done[i]);
 	if (r->aborted_on >= 0)
 		REQUIRE(0, "%s: console showed '%s' before '%s'", o->label, o->abort[r->aborted_on], missing);
@@ -1179,7 +1217,7 @@ START_TEST(s4b_embedded_tftp_fallback)
 	boot_run(&o, &r);
 	free(script);
 	boot_require_done(&o, &r);
-	REQUIRE(strstr(r.serial, "HTTP failed, trying TFTP"), "the console does not show the HTTP-to-TFTP fallback");
+	REQUIRE(seen(&r, "HTTP failed, trying TFTP"), "the console does not show the HTTP-to-TFTP fallback");
 	expect_cmdline(want, sizeof want, "overlayfs", "debian", "bookworm", "latest", "10.0.2.2");
 	require_cmdline(&r, BIOS_PREFIX, want);
 	require_line_proto("menu", r.menu_line, "tftp");
@@ -1509,7 +1547,7 @@ static void sweep(void)
 }
 
 struct rec {
-	char status[8], menu[16], kernel[16], marker[16], total[16], note[600];
+	char status[8], menu[16], kernel[16], marker[16], total[16], kxfer[16], note[600];
 	int found;
 };
 
@@ -1518,9 +1556,9 @@ static void read_record(const char *id, struct rec *r)
 	memset(r, 0, sizeof *r);
 	char *b = read_all(E.results, NULL);
 	for (char *save = NULL, *line = b ? strtok_r(b, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
-		char *f[7] = {0};
+		char *f[8] = {0};
 		int n = 0;
-		for (char *p = line; n < 7; n++) {
+		for (char *p = line; n < 8; n++) {
 			f[n] = p;
 			char *t = strchr(p, '\t');
 			if (!t) {
@@ -1530,7 +1568,7 @@ static void read_record(const char *id, struct rec *r)
 			*t = '\0';
 			p = t + 1;
 		}
-		if (n < 7 || strcmp(f[0], id) != 0)
+		if (n < 8 || strcmp(f[0], id) != 0)
 			continue;
 		/* the last record of a scenario wins */
 		snprintf(r->status, sizeof r->status, "%s", f[1]);
@@ -1538,7 +1576,8 @@ static void read_record(const char *id, struct rec *r)
 		snprintf(r->kernel, sizeof r->kernel, "%s", f[3]);
 		snprintf(r->marker, sizeof r->marker, "%s", f[4]);
 		snprintf(r->total, sizeof r->total, "%s", f[5]);
-		snprintf(r->note, sizeof r->note, "%s", f[6]);
+		snprintf(r->kxfer, sizeof r->kxfer, "%s", f[6]);
+		snprintf(r->note, sizeof r->note, "%s", f[7]);
 		r->found = 1;
 	}
 	free(b);
@@ -1605,8 +1644,8 @@ int main(void)
 
 	/* Check's verdict per test case, joined with the scenario's own record */
 	int ran = 0, passed = 0, failed = 0, skipped = 0;
-	printf("\n%-22s %-6s %8s %8s %8s %8s  %s\n", "scenario", "result", "menu(s)", "kernel", "marker", "total",
-	       "what / note");
+	printf("\n%-22s %-6s %7s %7s %7s %7s %9s  %s\n", "scenario", "result", "menu", "kernel", "marker", "total",
+	       "kxfer(ms)", "what / note");
 	TestResult **res = srunner_results(sr);
 	int nres = srunner_ntests_run(sr);
 	for (size_t i = 0; i < N_SCENARIOS; i++) {
@@ -1633,18 +1672,24 @@ int main(void)
 			if (!r.found)
 				snprintf(r.note, sizeof r.note, "no result recorded (crashed or killed by Check's timeout)");
 		}
-		printf("%-22s %-6s %8s %8s %8s %8s  %s%s%s\n", SCENARIOS[i].id, st, r.found ? r.menu : "-",
-		       r.found ? r.kernel : "-", r.found ? r.marker : "-", r.found ? r.total : "-", SCENARIOS[i].what,
-		       strcmp(st, "PASS") ? ": " : "", strcmp(st, "PASS") ? r.note : "");
+		printf("%-22s %-6s %7s %7s %7s %7s %9s  %s%s%s\n", SCENARIOS[i].id, st, r.found ? r.menu : "-",
+		       r.found ? r.kernel : "-", r.found ? r.marker : "-", r.found ? r.total : "-", r.found ? r.kxfer : "-",
+		       SCENARIOS[i].what, strcmp(st, "PASS") ? ": " : "", strcmp(st, "PASS") ? r.note : "");
 	}
 	printf("(seconds since QEMU start: menu = server logged the menu transfer, kernel = server logged the kernel "
-	       "transfer,\n marker = initramfs marker on the console, total = scenario's last console marker)\n");
+	       "transfer,\n marker = initramfs marker on the console, total = scenario's last console marker; "
+	       "kxfer = the server's\n own duration of the 8 MB kernel transfer)\n");
 	struct rec a, b;
 	read_record("s1_bios_tftp", &a);
 	read_record("s2_bios_http", &b);
 	if (a.found && b.found && !strcmp(a.status, "PASS") && !strcmp(b.status, "PASS") && atof(b.marker) > 0)
+	{
 		printf("TFTP vs HTTP boot time (QEMU start -> initramfs marker): %s s / %s s = %.2fx\n", a.marker, b.marker,
 		       atof(a.marker) / atof(b.marker));
+		if (atof(a.kxfer) > 0 && atof(b.kxfer) > 0)
+			printf("TFTP vs HTTP kernel transfer (server-measured): %s ms / %s ms = %.2fx\n", a.kxfer, b.kxfer,
+			       atof(a.kxfer) / atof(b.kxfer));
+	}
 	printf("e2e: %d scenarios ran, %d passed, %d failed, %d skipped, %.0f s\n", ran, passed, failed, skipped, elapsed);
 	printf("%d passed, %d failed\n", passed, failed);
 	free(res);
