@@ -30,7 +30,9 @@ if [ -z "$kernel" ]; then
 	trap 'rm -rf "$tmp"' EXIT
 	log "downloading $pkg (not installing it)"
 	# apt-get download writes into the cwd; as root it warns that it runs unsandboxed (harmless)
-	(cd "$tmp" && apt-get download -qq "$pkg" 2>&1 | grep -v -i 'unsandboxed' >&2 || true)
+	if ! (cd "$tmp" && apt-get download -qq "$pkg") >"$tmp/download.log" 2>&1; then
+		grep -v -i 'unsandboxed' "$tmp/download.log" >&2 || true
+	fi
 	deb=$(ls -1 "$tmp"/*.deb 2>/dev/null | head -n 1 || true)
 	[ -n "$deb" ] || { log "apt-get download $pkg produced no .deb"; exit 1; }
 	dpkg-deb --fsys-tarfile "$deb" | tar -C "$tmp" -x --wildcards './boot/vmlinuz-*'

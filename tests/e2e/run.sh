@@ -43,7 +43,7 @@ export E2E_KVER E2E_KERNEL E2E_INITRD
 # ---- the harness
 HARNESS=$BUILD/e2e/check_e2e
 mkdir -p "$BUILD/e2e"
-if [ ! -x "$HARNESS" ] || [ tests/e2e/check_e2e.c -nt "$HARNESS" ]; then
+if [ ! -x "$HARNESS" ] || [ -n "$(find tests/e2e/check_e2e.c -newer "$HARNESS")" ]; then
 	# shellcheck disable=SC2046
 	$CC -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter -O1 -g \
 		-fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -57,6 +57,7 @@ E2E_RUNID=$$
 WORK=$(mktemp -d /tmp/autopxe-e2e.XXXXXX)
 chmod 755 "$WORK" # the server drops to 'nobody' when started as root and must read the trees
 RUNNER=""
+# shellcheck disable=SC2317 # called by the traps
 cleanup() {
 	exit_status=$?
 	trap - EXIT INT TERM HUP
@@ -71,7 +72,7 @@ cleanup() {
 		for sig in TERM KILL; do
 			while read -r pid st id what; do
 				cur=$(cut -d' ' -f22 "/proc/$pid/stat" 2>/dev/null || true)
-				[ -n "$cur" ] && [ "$cur" = "$st" ] || continue
+				if [ -z "$cur" ] || [ "$cur" != "$st" ]; then continue; fi
 				echo "e2e: stopping leftover $what (pid $pid) of $id with SIG$sig" >&2
 				kill "-$sig" "$pid" 2>/dev/null || true
 			done <"$WORK/pids"
