@@ -205,6 +205,7 @@ static int cmd_serve(struct opts *o)
 
 	struct tftp_server *tftp = NULL;
 	struct http_server *http = NULL;
+	int watch_fd = -1, ret = EXIT_RUNTIME;
 	char err[512], buf[128];
 	const struct config *c = s->cfg;
 	if (c->tftp_listen.enabled && tftp_server_open(&c->tftp_listen, &tftp, err, sizeof err) != 0) {
@@ -221,7 +222,7 @@ static int cmd_serve(struct opts *o)
 	}
 	if (drop_privileges(c->user) != 0)
 		goto fail;
-	int watch_fd = c->watch ? watch_open(s) : -1;
+	watch_fd = c->watch ? watch_open(s) : -1;
 	snapshot_publish(s);
 	s = NULL;
 	if (tftp && tftp_server_start(tftp) != 0)
@@ -294,6 +295,9 @@ static int cmd_serve(struct opts *o)
 			}
 		}
 	}
+	ret = EXIT_OK;
+	log_info("stopping");
+fail:
 	if (http)
 		http_server_stop(http);
 	if (tftp)
@@ -302,22 +306,13 @@ static int cmd_serve(struct opts *o)
 	tftp_server_free(tftp);
 	if (watch_fd >= 0)
 		close(watch_fd);
-	snapshot_clear();
-	close(sfd);
-	log_info("stopped");
-	return EXIT_OK;
-fail:
-	if (http)
-		http_server_stop(http);
-	if (tftp)
-		tftp_server_stop(tftp);
-	http_server_free(http);
-	tftp_server_free(tftp);
 	snapshot_unref(s);
 	snapshot_clear();
 	if (sfd >= 0)
 		close(sfd);
-	return EXIT_RUNTIME;
+	if (ret == EXIT_OK)
+		log_info("stopped");
+	return ret;
 }
 
 static int cmd_scan(struct opts *o)
