@@ -758,6 +758,7 @@ void catalog_free(struct catalog *cat)
 {
 	if (!cat)
 		return;
+	scan_catalog_extras_free(cat); /* ISO and image data added by scan_rootfs_opts (extras.c) */
 	for (size_t i = 0; i < cat->n_distros; i++) {
 		struct scan_distro *d = &cat->distros[i];
 		for (size_t j = 0; j < d->n_releases; j++)

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
 
 /* A kernel (and its initrd) of one release.
  * Paths are relative to the catalog root and contain no "..", no leading '/',
@@ -18,6 +20,30 @@ struct scan_kernel {
 	char *initrd_real;
 	uint64_t kernel_size, initrd_size;
 	int is_default; /* 1 for the unversioned-symlink "default" entry */
+	int cached;     /* 1: kernel_real/initrd_real are relative to catalog.cache_dir (boot files extracted
+	                   from an ISO image, see iso.c), not to the catalog root */
+};
+
+/* An ISO 9660 image offered as a release (never mounted: read with libarchive, boot files
+ * extracted once into the cache dir; see docs/catalog.md). */
+struct scan_iso {
+	char *file;      /* absolute path of the image on the server (symlinks resolved) */
+	char *served;    /* path as served, relative to "boot/": "iso/debian-12.5.0-amd64-netinst.iso" */
+	char *label;     /* volume label (libblkid LABEL), or NULL */
+	char *info;      /* what the image says it is (.treeinfo family + version, .disk/info), or NULL */
+	char *layout;    /* boot-file layout found: "casper", "live", "d-i", "pxeboot", "arch", "search" */
+	char *cache_key; /* "<dev>-<inode>-<size>-<mtime ns>" (hex): the cache subdirectory */
+	uint64_t size;
+};
+
+/* A filesystem image probed with libblkid (rootfs.squashfs, *.img, *.ext4, ...). */
+struct scan_image {
+	char *path;  /* relative to the catalog root, as found: "debian/bookworm/rootfs.squashfs" */
+	char *real;  /* the regular file it resolves to, relative to the catalog root */
+	char *type;  /* blkid TYPE: "squashfs", "ext4", "iso9660", ... */
+	char *uuid;  /* blkid UUID, or NULL */
+	char *label; /* blkid LABEL, or NULL */
+	uint64_t size;
 };
 
 struct scan_kv {
@@ -34,6 +60,9 @@ struct scan_release {
 	struct scan_kernel *kernels; /* versioned kernels, newest first (kver_cmp); kernels[0] is "latest" */
 	size_t n_kernels;
 	struct scan_kernel *default_kernel; /* unversioned symlink pair, or NULL */
+	struct scan_iso *iso;       /* the ISO image this release was read from, or NULL (iso.c) */
+	struct scan_image *images;  /* filesystem images in the release dir and its boot/, by name (image.c) */
+	size_t n_images;
 };
 
 struct scan_distro {
@@ -55,6 +84,8 @@ struct catalog {
 	size_t n_skipped;
 	size_t n_releases, n_kernels; /* totals */
 	uint64_t scan_us;             /* how long the scan took */
+	char *cache_dir;              /* absolute dir holding files extracted from ISOs, or NULL (scan_rootfs_opts) */
+	char *iso_dir;                /* absolute ISOPath that was scanned, or NULL */
 };
 
 /* Scan `root`. Fails (-errno, message in err) only when root itself cannot be opened (or on OOM);
@@ -68,6 +99,69 @@ struct catalog {
  * n_kernels counts versioned kernels, not default entries. */
 int scan_rootfs(const char *root, struct catalog **out, char *err, size_t errlen);
 void catalog_free(struct catalog *cat);
+
+/* Options of scan_rootfs_opts (NULL members take the defaults). */
+struct scan_options {
+	const char *iso_dir;   /* ISOPath: *.iso here become releases of distro "iso"; NULL = <root>/iso */
+	const char *cache_dir; /* CacheDir for extracted boot files; NULL = scan_cache_dir_default() */
+	int no_iso;            /* 1: skip ISO images */
+	int no_images;         /* 1: skip filesystem images */
+};
+
+/* scan_rootfs, then the live-catalog extras (iso.c, image.c): ISO images in opts->iso_dir
+ * (distro "iso", release = file name without .iso) and <distro>/<release>/ *.iso (release
+ * "<release>-<file name without .iso>"), their boot files extracted once into the cache dir;
+ * filesystem images of every release probed with libblkid. Problems with single images are
+ * skipped (recorded in cat->skipped and logged). Same return values as scan_rootfs. */
+int scan_rootfs_opts(const char *root, const struct scan_options *opts, struct catalog **out, char *err,
+                     size_t errlen);
+/* Frees what extras.c added to a release (iso, images) / to a catalog (those of every release,
+ * cache_dir, iso_dir); catalog_free calls scan_catalog_extras_free. */
+void scan_release_extras_free(struct scan_release *r);
+void scan_catalog_extras_free(struct catalog *cat);
+/* The default cache dir: /var/cache/autopxe when it is (or can be made) writable, else
+ * /tmp/autopxe-cache-<uid> (made 0700, must be ours). Writes into buf; 0 or -errno. */
+int scan_cache_dir_default(char *buf, size_t len);
+
+/* What an ISO image holds, as far as booting it goes (iso.c). */
+struct scan_iso_boot {
+	char *id;     /* kernel id: "install", "gtk", "live", "hwe", "linux", a version, ... */
+	char *kernel; /* path inside the image as found, e.g. "install.amd/vmlinuz" */
+	char *initrd; /* path inside the image, or NULL */
+	char *kernel_data, *initrd_data; /* the entry holding the bytes (differs for links) */
+	uint64_t kernel_size, initrd_size;
+};
+struct scan_iso_probe {
+	char *label, *info, *layout; /* as in struct scan_iso (each may be NULL) */
+	struct scan_iso_boot *boots; /* in menu order; boots[0] is "latest" */
+	size_t n_boots;
+	size_t n_entries; /* entries in the image */
+};
+/* Probe the ISO image open on fd (read from offset 0; fd stays open and owned by the caller).
+ * 0 with *out (caller frees with scan_iso_probe_free), -EINVAL (not an ISO 9660 image / unreadable,
+ * why in err), -ENOENT (an image without boot files), -ENOMEM. */
+int scan_iso_probe_fd(int fd, struct scan_iso_probe **out, char *err, size_t errlen);
+void scan_iso_probe_free(struct scan_iso_probe *p);
+/* Cache key of an image from its stat: "<dev>-<ino>-<size>-<mtime ns>" in hex. 0 or -ENAMETOOLONG. */
+int scan_iso_cache_key(const struct stat *st, char *buf, size_t len);
+/* Extract the boot files of p from the image on fd into <cache_dir>/<key>/ (atomically: a temp dir
+ * renamed into place; nothing is done when that dir exists already). 0, 1 (was cached) or -errno. */
+int scan_iso_extract(int fd, const struct scan_iso_probe *p, const char *cache_dir, const char *key, char *err,
+                     size_t errlen);
+
+/* Probe + extract through the cache: when <cache_dir>/<key>/manifest.json is there and its files are
+ * intact, the probe is read from it (the image is not opened by libarchive); otherwise the image on fd
+ * is probed and its boot files extracted (scan_iso_extract). 0 with *out (caller frees), -ENOENT (no
+ * boot files; remembered in the cache too), -EINVAL (not an ISO 9660 image), -errno. */
+int scan_iso_prepare(int fd, const char *cache_dir, const char *key, struct scan_iso_probe **out, char *err,
+                     size_t errlen);
+/* Touch the cache entries in keep (still used) and remove entries and temp dirs not in keep whose
+ * last use is older than grace_s seconds (temp dirs: one hour). */
+void scan_iso_cache_prune(const char *cache_dir, char *const *keep, size_t n_keep, time_t grace_s);
+
+/* Probe a filesystem image with libblkid (image.c). 0 with type/uuid/label (caller frees each; uuid,
+ * label may be NULL), -ENOENT (no known filesystem: unknown or corrupt), -EINVAL (ambivalent), -errno. */
+int scan_image_probe(const char *path, char **type, char **uuid, char **label);
 
 /* Kernel-version order: <0 when a is older than b, 0 equal, >0 newer.
  * Numeric runs compare as numbers (6.10 > 6.9, 6.1.0-21 > 6.1.0-9); "-rcN" sorts before the

@@ -625,6 +625,7 @@ static const struct key_def keys[] = {
     {"IPXEDir", h_path, OFF(ipxe_dir), 0, 0, NULL},
     {"TemplatesDir", h_path, OFF(templates_dir), 0, 0, NULL},
     {"ISOPath", h_path, OFF(iso_dir), 0, 0, NULL},
+    {"CacheDir", h_path, OFF(cache_dir), 0, 0, NULL},
     {"User", h_user, 0, 0, 0, NULL},
     {"LogLevel", h_word, OFF(log_level), 0, 0, level_words},
     {"Watch", h_bool, OFF(watch), 0, 0, NULL},
@@ -998,6 +999,7 @@ void config_free(struct config *c)
 	free(c->ipxe_dir);
 	free(c->templates_dir);
 	free(c->iso_dir);
+	free(c->cache_dir);
 	free(c->user);
 	free(c);
 }

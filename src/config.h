@@ -65,6 +65,8 @@ struct config {
 	char *ipxe_dir;      /* IPXEDir, default AUTOPXE_DATADIR "/ipxe" */
 	char *templates_dir; /* TemplatesDir, NULL = search ./templates then AUTOPXE_DATADIR "/templates" */
 	char *iso_dir;       /* ISOPath, NULL = RootfsPath/iso */
+	char *cache_dir;     /* CacheDir (boot files extracted from ISOs), NULL = /var/cache/autopxe when
+	                        writable, else /tmp/autopxe-cache-<uid> (docs/catalog.md) */
 	char *user;          /* User to drop to when started as root, default "nobody"; "root" keeps root */
 	enum log_level log_level; /* LogLevel: error|warn|info|debug, default info */
 	int watch;                /* Watch: reload on file changes, default true */
@@ -83,7 +85,7 @@ struct config {
 	int allow_remote_reload;      /* AllowRemoteReload, default false */
 };
 
-/* Relative paths in the file (RootfsPath, StaticDir, IPXEDir, TemplatesDir, ISOPath) are resolved
+/* Relative paths in the file (RootfsPath, StaticDir, IPXEDir, TemplatesDir, ISOPath, CacheDir) are resolved
  * against the directory of the file (config_load_file makes it absolute with the working directory;
  * config_load_buffer uses the directory part of `name`, if any). */
 /* Load from a file. On success (no errors; warnings allowed) returns 0 and *out.

@@ -161,9 +161,20 @@ static const struct scan_distro *find_distro(const struct catalog *cat, const ch
 
 static const struct scan_release *find_release(const struct scan_distro *d, const char *name, size_t n)
 {
-	for (size_t i = 0; i < d->n_releases; i++)
-		if (strlen(d->releases[i].name) == n && memcmp(d->releases[i].name, name, n) == 0)
-			return &d->releases[i];
+	size_t lo = 0, hi = d->n_releases;
+	while (lo < hi) { /* releases are sorted by strcmp: O(log n) per request however large the tree */
+		size_t mid = lo + (hi - lo) / 2;
+		const char *m = d->releases[mid].name;
+		int c = strncmp(m, name, n);
+		if (c == 0)
+			c = m[n] != '\0';
+		if (c == 0)
+			return &d->releases[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
@@ -185,6 +196,32 @@ static const struct cfg_kv *find_template(const struct config *cfg, const char *
 		if (strlen(cfg->templates[i].key) == n && memcmp(cfg->templates[i].key, name, n) == 0)
 			return &cfg->templates[i];
 	return NULL;
+}
+
+/* ---------------------------------------------------------------- which templates an entry gets */
+
+/* A CmdlineTemplate using ${iso-...} is for ISO entries only, one using ${image-...} for releases
+ * with a filesystem image only. ISO entries get only the ISO templates when there are any
+ * (a kernel out of an installer image boots nothing with an NFS-root command line), else all. */
+static int tmpl_uses(const struct cfg_kv *t, const char *prefix)
+{
+	return t->value && strstr(t->value, prefix) != NULL;
+}
+
+static int any_iso_template(const struct config *cfg)
+{
+	for (size_t i = 0; cfg && i < cfg->n_templates; i++)
+		if (tmpl_uses(&cfg->templates[i], "${iso-"))
+			return 1;
+	return 0;
+}
+
+static int tmpl_offered(const struct config *cfg, const struct cfg_kv *t, const struct scan_release *r)
+{
+	int iso = tmpl_uses(t, "${iso-"), image = tmpl_uses(t, "${image-");
+	if (r->iso)
+		return !image && (iso || !any_iso_template(cfg));
+	return !iso && (!image || r->n_images > 0);
 }
 
 static const struct cfg_host *find_host(const struct config *cfg, const uint8_t mac[6])
@@ -236,6 +273,13 @@ int boot_id_resolve(const struct config *cfg, const struct catalog *cat, const c
 	out->tmpl = find_template(cfg, part[3], len[3]);
 	if (!out->tmpl) {
 		snprintf(why, whylen, "no template '%s'", w[3]);
+		return -ENOENT;
+	}
+	if (!tmpl_offered(cfg, out->tmpl, out->release)) {
+		snprintf(why, whylen, "template '%s' is not for %s/%s (%s)", w[3], w[0], w[1],
+		         out->release->iso ? "an ISO entry takes the templates using ${iso-...}"
+		         : tmpl_uses(out->tmpl, "${iso-") ? "it uses ${iso-...}: ISO images only"
+		                                          : "it uses ${image-...} and the release has no filesystem image");
 		return -ENOENT;
 	}
 	if (len[2] == 6 && memcmp(part[2], "latest", 6) == 0)
@@ -505,6 +549,8 @@ struct rctx {
 	char mac[18], hex[13], ip[64];
 	const char *base; /* prefix of kernel/initrd URLs */
 	sbuf id, cmd, tmp, join;
+	sbuf iso_url, iso_label, image_path, image_url; /* per release, see set_media_vars */
+	const struct scan_release *media_of;
 	const struct cfg_host *host;
 };
 
@@ -538,6 +584,66 @@ static void set_join(struct rctx *x, struct tmpl_val *obj, const char *name, ...
 		tmpl_set_strn(x->data, obj, name, x->join.data, x->join.len);
 }
 
+/* The absolute URL prefix files are served under, for command lines (the kernel fetching an ISO or
+ * an image knows nothing of the menu's URL): file_base when it is absolute, else HTTPBaseURL, else
+ * http://<HTTPListen address>/ when it is a specific address; else "/" (then the admin should set
+ * HTTPBaseURL; docs/catalog.md). */
+static void url_base(const struct rctx *x, char *out, size_t len)
+{
+	const struct config *c = x->cfg;
+	if (!strncmp(x->base, "http://", 7) || !strncmp(x->base, "https://", 8)) {
+		snprintf(out, len, "%s", x->base);
+	} else if (c && c->http_base_url && *c->http_base_url) {
+		size_t n = strlen(c->http_base_url);
+		snprintf(out, len, "%s%s", c->http_base_url, c->http_base_url[n - 1] == '/' ? "" : "/");
+	} else if (c && c->http_listen.enabled && c->http_listen.host[0] && strcmp(c->http_listen.host, "0.0.0.0") &&
+	           strcmp(c->http_listen.host, "::")) {
+		int v6 = strchr(c->http_listen.host, ':') != NULL;
+		snprintf(out, len, "http://%s%s%s:%u/", v6 ? "[" : "", c->http_listen.host, v6 ? "]" : "",
+		         (unsigned)c->http_listen.port);
+	} else {
+		snprintf(out, len, "%s", x->base);
+	}
+}
+
+/* iso-url, image-path, image-url of release r (computed once per release, reused by its entries). */
+static int set_media_vars(struct rctx *x, const struct scan_release *r, const char *root)
+{
+	char base[1100];
+	int rc = 0;
+	if (x->media_of == r && x->iso_url.data)
+		return 0;
+	x->media_of = r;
+	sbuf_reset(&x->iso_url);
+	sbuf_reset(&x->iso_label);
+	sbuf_reset(&x->image_path);
+	sbuf_reset(&x->image_url);
+	url_base(x, base, sizeof base);
+	size_t rl = strlen(root);
+	const char *sep = rl && root[rl - 1] == '/' ? "" : "/";
+	if (r->iso)
+		rc = sbuf_printf(&x->iso_url, "%sboot/%s", base, r->iso->served);
+	else
+		rc = sbuf_append(&x->iso_url, "", 0);
+	/* a label is one word on a kernel command line: blanks spelled as udev's by-label names do (\x20),
+	 * which is what inst.stage2=hd:LABEL= and root=live:CDLABEL= expect */
+	for (const char *c = r->iso && r->iso->label ? r->iso->label : ""; !rc && *c; c++)
+		rc = *c == ' ' ? sbuf_puts(&x->iso_label, "\\x20") : sbuf_append(&x->iso_label, c, 1);
+	if (!rc)
+		rc = sbuf_append(&x->iso_label, "", 0);
+	if (!rc && r->n_images)
+		rc = sbuf_printf(&x->image_path, "%s%s%s", root, sep, r->images[0].path);
+	else if (!rc)
+		rc = sbuf_append(&x->image_path, "", 0);
+	if (!rc && r->n_images)
+		rc = sbuf_printf(&x->image_url, "%sboot/%s", base, r->images[0].path);
+	else if (!rc)
+		rc = sbuf_append(&x->image_url, "", 0);
+	if (rc)
+		x->media_of = NULL;
+	return rc;
+}
+
 /* Fill one boot entry object. 0, 1 (left out: unsafe command line, warned) or -ENOMEM. */
 /* The entry becomes field `field` of parent, or (field NULL) a new item of the list parent. */
 static int fill_entry(struct rctx *x, struct tmpl_val *parent, const char *field, const struct scan_release *r,
@@ -557,9 +663,19 @@ static int fill_entry(struct rctx *x, struct tmpl_val *parent, const char *field
 	size_t rl = strlen(root);
 	if ((rc = sbuf_printf(&x->tmp, "%s%s%s", root, rl && root[rl - 1] == '/' ? "" : "/", r->path)))
 		return rc;
+	if ((rc = set_media_vars(x, r, root)))
+		return rc;
+	const struct scan_image *im = r->n_images ? &r->images[0] : NULL;
+	/* a name "" never matches: ISO names are defined for ISO entries only, image names with an image */
+	const char *iso = r->iso ? "" : NULL, *img = im ? "" : NULL;
 	const char *builtins[] = {
 	    "rootfs-path", x->tmp.data, "distro", distro, "release", r->name, "kernel-version", k->id,
-	    "boot-id", x->id.data, "template", t->key, "mac", x->mac, "mac-hexraw", x->hex, "ip", x->ip, NULL, NULL,
+	    "boot-id", x->id.data, "template", t->key, "mac", x->mac, "mac-hexraw", x->hex, "ip", x->ip,
+	    iso ? "iso-path" : "", iso ? r->iso->file : "", iso ? "iso-url" : "", x->iso_url.data,
+	    iso ? "iso-label" : "", x->iso_label.data,
+	    img ? "image-path" : "", x->image_path.data, img ? "image-url" : "", x->image_url.data,
+	    img ? "image-type" : "", img ? im->type : "", img ? "image-uuid" : "", img && im->uuid ? im->uuid : "",
+	    img ? "image-label" : "", img && im->label ? im->label : "", NULL, NULL,
 	};
 	if ((rc = expand_vars(t->value, builtins, x->cfg, &x->cmd)))
 		return rc;
@@ -750,7 +866,7 @@ static int build_release(struct rctx *x, struct tmpl_val *rels, const struct sca
 			continue;
 		for (size_t ti = 0; x->cfg && ti < x->cfg->n_templates; ti++) {
 			const struct cfg_kv *t = &x->cfg->templates[ti];
-			if (!tname_ok(t->key))
+			if (!tname_ok(t->key) || !tmpl_offered(x->cfg, t, r))
 				continue;
 			if (!ro) {
 				ro = tmpl_list_add_obj(d, rels);
@@ -859,6 +975,10 @@ out:
 	sbuf_free(&x.cmd);
 	sbuf_free(&x.tmp);
 	sbuf_free(&x.join);
+	sbuf_free(&x.iso_url);
+	sbuf_free(&x.iso_label);
+	sbuf_free(&x.image_path);
+	sbuf_free(&x.image_url);
 	menu_templates_free(own);
 	return rc;
 }

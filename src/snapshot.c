@@ -64,7 +64,8 @@ struct snapshot *snapshot_build(const struct snapshot_source *src, struct diag *
 	s->cfg = cfg;
 	diag_init(&s->warnings);
 	char err[512];
-	rc = scan_rootfs(cfg->rootfs_path, &s->cat, err, sizeof err);
+	struct scan_options so = {.iso_dir = cfg->iso_dir, .cache_dir = cfg->cache_dir};
+	rc = scan_rootfs_opts(cfg->rootfs_path, &so, &s->cat, err, sizeof err);
 	if (rc) {
 		diag_add(d, DIAG_ERROR, cfg->path, 0, 0, "RootfsPath: %s", err);
 		goto fail;

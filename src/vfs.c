@@ -14,13 +14,21 @@
 
 #define VFS_NAME_MAX 1024
 
+enum vfs_base {
+	BASE_ROOT,  /* real is relative to the catalog root */
+	BASE_CACHE, /* real is relative to the catalog's cache dir (boot files extracted from an ISO) */
+	BASE_ABS,   /* real is an absolute path the scanner resolved (an ISO image itself) */
+};
+
 struct vfs_entry {
 	char *name; /* served name: "boot/" + path as found */
-	char *real; /* regular file relative to the catalog root */
+	char *real; /* regular file, see base */
+	enum vfs_base base;
 };
 
 struct vfs {
 	int root_fd;   /* RootfsPath (O_PATH), -1 when missing */
+	int cache_fd;  /* the catalog's cache dir (O_PATH), -1 when none */
 	int ipxe_fd;   /* IPXEDir, -1 when missing */
 	int static_fd; /* StaticDir, -1 when unset/missing */
 	struct vfs_entry *e;
@@ -33,7 +41,7 @@ static int entry_cmp(const void *a, const void *b)
 	return strcmp(((const struct vfs_entry *)a)->name, ((const struct vfs_entry *)b)->name);
 }
 
-static void add_entry(struct vfs *v, size_t *cap, const char *as_found, const char *real)
+static void add_entry(struct vfs *v, size_t *cap, const char *as_found, const char *real, enum vfs_base base)
 {
 	if (!as_found || !real)
 		return;
@@ -46,13 +54,15 @@ static void add_entry(struct vfs *v, size_t *cap, const char *as_found, const ch
 	snprintf(name, len, "boot/%s", as_found);
 	v->e[v->n].name = name;
 	v->e[v->n].real = xstrdup(real);
+	v->e[v->n].base = base;
 	v->n++;
 }
 
 static void add_kernel(struct vfs *v, size_t *cap, const struct scan_kernel *k)
 {
-	add_entry(v, cap, k->kernel_path, k->kernel_real);
-	add_entry(v, cap, k->initrd_path, k->initrd_real);
+	enum vfs_base b = k->cached ? BASE_CACHE : BASE_ROOT;
+	add_entry(v, cap, k->kernel_path, k->kernel_real, b);
+	add_entry(v, cap, k->initrd_path, k->initrd_real, b);
 }
 
 static int open_dir(const char *path, const char *what, struct diag *d)
@@ -66,10 +76,12 @@ static int open_dir(const char *path, const char *what, struct diag *d)
 struct vfs *vfs_new(const struct config *cfg, const struct catalog *cat, struct diag *d)
 {
 	struct vfs *v = xcalloc(1, sizeof *v);
-	v->root_fd = v->ipxe_fd = v->static_fd = -1;
+	v->root_fd = v->cache_fd = v->ipxe_fd = v->static_fd = -1;
 	size_t cap = 0;
 	if (cat) {
 		v->root_fd = open_dir(cat->root, "RootfsPath", d);
+		if (cat->cache_dir)
+			v->cache_fd = open_dir(cat->cache_dir, "CacheDir", d);
 		for (size_t i = 0; i < cat->n_distros; i++) {
 			const struct scan_distro *di = &cat->distros[i];
 			for (size_t j = 0; j < di->n_releases; j++) {
@@ -78,6 +90,10 @@ struct vfs *vfs_new(const struct config *cfg, const struct catalog *cat, struct 
 					add_kernel(v, &cap, &r->kernels[k]);
 				if (r->default_kernel)
 					add_kernel(v, &cap, r->default_kernel);
+				if (r->iso) /* the image itself, for iso-url (inst.repo=, iso-url=, fetch=) */
+					add_entry(v, &cap, r->iso->served, r->iso->file, BASE_ABS);
+				for (size_t m = 0; m < r->n_images; m++)
+					add_entry(v, &cap, r->images[m].path, r->images[m].real, BASE_ROOT);
 			}
 		}
 	}
@@ -124,6 +140,8 @@ void vfs_free(struct vfs *v)
 	free(v->e);
 	if (v->root_fd >= 0)
 		close(v->root_fd);
+	if (v->cache_fd >= 0)
+		close(v->cache_fd);
 	if (v->ipxe_fd >= 0)
 		close(v->ipxe_fd);
 	if (v->static_fd >= 0)
@@ -251,11 +269,16 @@ int vfs_open(const struct vfs *v, const char *name, size_t len, struct stat *st,
 		return rc;
 	const struct vfs_entry *e = lookup(v, norm);
 	if (e) {
-		if (v->root_fd < 0)
-			return -ENOENT;
+		int dirfd = e->base == BASE_CACHE ? v->cache_fd : v->root_fd;
 		if (kind)
 			*kind = VFS_CATALOG;
-		return finish_open(open_beneath(v->root_fd, e->real), st);
+		if (e->base == BASE_ABS) { /* a path the scanner resolved; never a symlink swapped in later */
+			int fd = open(e->real, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+			return finish_open(fd < 0 ? -errno : fd, st);
+		}
+		if (dirfd < 0)
+			return -ENOENT;
+		return finish_open(open_beneath(dirfd, e->real), st);
 	}
 	if (!strchr(norm, '/') && v->ipxe_fd >= 0) {
 		int fd = open_beneath(v->ipxe_fd, norm);

@@ -11,7 +11,9 @@
 
 /* The namespace a client sees:
  *   boot/<path as found in the catalog>   kernels and initrds the scanner named (nothing else
- *                                          under RootfsPath: no etc/shadow)
+ *                                          under RootfsPath: no etc/shadow), filesystem images,
+ *                                          ISO images (boot/iso/x.iso) and the boot files inside
+ *                                          them (boot/iso/x.iso/casper/vmlinuz, read from CacheDir)
  *   <name>                                 a regular file directly in IPXEDir (undionly.kpxe, ...)
  *   <path>                                 a regular file under StaticDir, any depth
  * Menu names (autopxe-<mac>...) are handled by the front ends before vfs_open. */

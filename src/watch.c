@@ -1,4 +1,4 @@
-/* watch.c - inotify-based change detection for config, templates and RootfsPath/<distro>/<release>/boot. */
+/* watch.c - inotify-based change detection for config, templates, ISOPath and RootfsPath/<distro>/<release>/boot. */
 #include "watch.h"
 
 #include <errno.h>
@@ -36,14 +36,29 @@ int watch_update(int fd, const struct snapshot *s)
 		add(fd, c->templates_dir);
 	const struct catalog *cat = s->cat;
 	add(fd, cat->root);
+	/* ISOPath (may lie outside RootfsPath): an image dropped in or replaced there is a new release */
+	if (cat->iso_dir)
+		add(fd, cat->iso_dir);
+	else if (c->iso_dir)
+		add(fd, c->iso_dir);
 	/* Watch each distro dir and each release dir (new releases, default symlinks) and its boot/. */
 	for (size_t i = 0; i < cat->n_distros; i++) {
 		snprintf(p, sizeof p, "%s/%s", cat->root, cat->distros[i].name);
 		add(fd, p);
 		for (size_t j = 0; j < cat->distros[i].n_releases; j++) {
-			snprintf(p, sizeof p, "%s/%s", cat->root, cat->distros[i].releases[j].path);
+			const struct scan_release *r = &cat->distros[i].releases[j];
+			if (r->iso) { /* <distro>/<release>/x.iso: its directory (ISOPath is watched above) */
+				const char *slash = strrchr(r->path, '/');
+				if (slash && strchr(r->path, '/') != slash) {
+					snprintf(p, sizeof p, "%s/%.*s", cat->root, (int)(slash - r->path), r->path);
+					add(fd, p);
+				}
+				continue;
+			}
+			/* a release dir (new kernels, default symlinks, images) and its boot/ */
+			snprintf(p, sizeof p, "%s/%s", cat->root, r->path);
 			add(fd, p);
-			snprintf(p, sizeof p, "%s/%s/boot", cat->root, cat->distros[i].releases[j].path);
+			snprintf(p, sizeof p, "%s/%s/boot", cat->root, r->path);
 			add(fd, p);
 		}
 	}
