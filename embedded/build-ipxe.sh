@@ -225,7 +225,12 @@ fi
 # gcc >= 10 refuses that unless -fcommon, and newer warnings break their -Werror build.
 LEGACY_ARGS=(NO_WERROR=1 EXTRA_CFLAGS=-fcommon)
 if [ "$LEGACY" = auto ] && [ -f "$IPXE_SRC/Makefile.housekeeping" ]; then
-	if grep -q -- '-fno-common' "$IPXE_SRC/Makefile.housekeeping"; then LEGACY=auto-modern; else LEGACY=yes; fi
+	# (the 2019 tree mentions -fno-common in a comment: only a CFLAGS line counts)
+	if grep -Eq '^[[:space:]]*CFLAGS[[:space:]]*\+=.*-fno-common' "$IPXE_SRC/Makefile.housekeeping"; then
+		LEGACY=auto-modern
+	else
+		LEGACY=yes
+	fi
 fi
 
 # ---- render, build, install ----

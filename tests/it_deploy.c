@@ -58,7 +58,11 @@ static const char fake_makefile[] =
 static void fake_tree(int modern)
 {
 	put("ipxe/src/Makefile", fake_makefile);
-	put("ipxe/src/Makefile.housekeeping", modern ? "CFLAGS\t\t+= -fno-common\n" : "CFLAGS\t\t+= -Os\n");
+	/* the 2019 tree mentions -fno-common in a comment only; what counts is the CFLAGS line */
+	put("ipxe/src/Makefile.housekeeping",
+	    modern ? "ifeq ($(CCTYPE),gcc)\nCFLAGS\t\t+= -ffreestanding\nCFLAGS\t\t+= -fno-common\nendif\n"
+	           : "# some older versions of gcc treat -fdata-sections as\n# implying -fno-common, which would break our build.\n"
+	             "CFLAGS\t\t+= -Os\n");
 }
 
 /* ------------------------------------------------------------------ build-ipxe.sh: usage errors */
