@@ -580,8 +580,39 @@ static void scn_begin(const char *id, const char *mac)
 	mkdir_p(d);
 }
 
+/* Stop the server like an operator would (SIGTERM) and require a clean exit with no sanitizer report
+ * (E2E_AUTOPXE may name the ASan build). */
+static void server_stop_clean(void)
+{
+	if (S.server <= 0)
+		return;
+	pid_t pid = S.server;
+	int st = 0;
+	kill(pid, SIGTERM);
+	double end = mono() + 10;
+	pid_t w = 0;
+	while (mono() < end && (w = waitpid(pid, &st, WNOHANG)) == 0)
+		usleep(20000);
+	if (w != pid) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	untrack(pid);
+	S.server = 0;
+	REQUIRE(w == pid, "autopxe did not exit within 10 s of SIGTERM");
+	char *log = read_all(S.slog, NULL);
+	int san = log && (strstr(log, "Sanitizer") || strstr(log, "runtime error:"));
+	free(log);
+	if (san)
+		dump_tail("server log", S.slog, 40);
+	REQUIRE(!san, "the server log has a sanitizer report (see above)");
+	REQUIRE(WIFEXITED(st) && WEXITSTATUS(st) == 0, "autopxe exited with status %d after SIGTERM",
+	        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
 static void scn_pass(void)
 {
+	server_stop_clean();
 	snprintf(S.note, sizeof S.note, "ok");
 	record("PASS");
 	scn_cleanup();

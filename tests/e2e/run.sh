@@ -2,7 +2,8 @@
 # run.sh - the e2e boot suite: prepare assets, build the QEMU/iPXE harness, run every scenario, always clean up.
 # Usage: tests/e2e/run.sh [BUILD_DIR]      (make e2e; BUILD_DIR holds the autopxe binary, default build)
 # Environment: E2E_ONLY=s1,s2 (subset), E2E_CACHE (asset cache), E2E_TIMEOUT_SCALE (slow machines),
-#              E2E_KEEP=1 (keep the work dir), E2E_VERBOSE=1 (print every command), CC.
+#              E2E_KEEP=1 (keep the work dir), E2E_VERBOSE=1 (print every command), CC,
+#              E2E_SERVER=BUILD/autopxe-san (serve from the sanitizer build; its reports fail the scenario).
 # Closing line: "N passed, N failed". Exit status: 0 when nothing failed.
 set -eu
 
@@ -33,7 +34,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	done
 fi
 [ -z "$missing" ] || fail_setup "missing:$missing (run scripts/deps.sh --test as root)"
-[ -x "$BUILD/autopxe" ] || fail_setup "$BUILD/autopxe not built (make e2e builds it)"
+SERVER=${E2E_SERVER:-$BUILD/autopxe}
+[ -x "$SERVER" ] || fail_setup "$SERVER not built (make e2e builds it)"
 
 # ---- assets (cached: a rerun takes well under a second)
 ASSETS=$(tests/e2e/assets.sh) || fail_setup "asset preparation failed"
@@ -99,9 +101,9 @@ trap 'exit 129' HUP
 if [ "$(id -u)" -ne 0 ]; then
 	echo "e2e: not root: scenarios that need namespaces or ports 69/80 will be skipped" >&2
 fi
-echo "e2e: kernel $E2E_KVER, autopxe $BUILD/autopxe, work dir $WORK" >&2
+echo "e2e: kernel $E2E_KVER, autopxe $SERVER, work dir $WORK" >&2
 
-E2E_AUTOPXE=$BUILD/autopxe E2E_WORK=$WORK E2E_RESULTS=$WORK/results.tsv E2E_SRCDIR=$ROOT E2E_RUNID=$E2E_RUNID \
+E2E_AUTOPXE=$SERVER E2E_WORK=$WORK E2E_RESULTS=$WORK/results.tsv E2E_SRCDIR=$ROOT E2E_RUNID=$E2E_RUNID \
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} CK_FORK=yes \
 	"$HARNESS" &
 RUNNER=$!
