@@ -535,6 +535,16 @@ static void x_release_dir(struct xctx *x, const char *distro, const char *releas
 			if (strcmp(d->releases[j].name, release) == 0 && !d->releases[j].iso)
 				rel = &d->releases[j];
 	}
+	/* images first: adding ISO releases below may move the releases array (rel) */
+	if (rel && !x->o->no_images) {
+		size_t cap = 0;
+		x_images_in(x, rel, abs, "", &cap);
+		x_images_in(x, rel, abs, "boot", &cap);
+		if (rel->n_images > 1)
+			qsort(rel->images, rel->n_images, sizeof(*rel->images), image_cmp);
+	}
+	int have_rel = rel != NULL;
+	rel = NULL;
 	size_t n_iso = 0;
 	for (size_t i = 0; i < n.n; i++)
 		n_iso += ends_with_ci(n.v[i], ".iso") && n.type[i] != DT_DIR;
@@ -560,7 +570,7 @@ static void x_release_dir(struct xctx *x, const char *distro, const char *releas
 			continue;
 		}
 		(void)x_fmt(stem, sizeof(stem), "%.*s", (int)(strlen(nm) - 4), nm);
-		if (!rel && n_iso == 1)
+		if (!have_rel && n_iso == 1)
 			(void)x_fmt(name, sizeof(name), "%s", release);
 		else
 			(void)x_fmt(name, sizeof(name), "%s-%s", release, stem);
@@ -572,13 +582,6 @@ static void x_release_dir(struct xctx *x, const char *distro, const char *releas
 		x_list_add(x, &x->covered, &x->n_cov, &x->cap_cov, distro);
 	}
 	names_free(&n);
-	if (rel && !x->o->no_images) {
-		size_t cap = 0;
-		x_images_in(x, rel, abs, "", &cap);
-		x_images_in(x, rel, abs, "boot", &cap);
-		if (rel->n_images > 1)
-			qsort(rel->images, rel->n_images, sizeof(*rel->images), image_cmp);
-	}
 }
 
 /* ISOPath: every *.iso becomes a release of distro "iso". */

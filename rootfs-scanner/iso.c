@@ -462,12 +462,13 @@ static void unique_id(const struct scan_iso_probe *p, const char *want, char *ou
 	}
 }
 
-/* Is this kernel + initrd pair listed already? */
-static int has_boot(const struct scan_iso_probe *p, const char *kernel, const char *initrd)
+/* Is this kernel + initrd pair listed already (the same bytes under another name counts too)? */
+static int has_boot(const struct scan_iso_probe *p, const char *kdata, const char *idata)
 {
 	for (size_t i = 0; i < p->n_boots; i++) {
 		const struct scan_iso_boot *b = &p->boots[i];
-		if (!strcmp(b->kernel, kernel) && (!b->initrd == !initrd) && (!initrd || !strcmp(b->initrd, initrd)))
+		if (!strcmp(b->kernel_data, kdata) && (!b->initrd_data == !idata) &&
+		    (!idata || !strcmp(b->initrd_data, idata)))
 			return 1;
 	}
 	return 0;
@@ -482,7 +483,7 @@ static int add_boot(struct pctx *c, const char *layout, const char *want_id, con
 		return 1;
 	if (i && (!iso_safe_path(ipath) || !iso_safe_path(i->path)))
 		i = NULL;
-	if (has_boot(p, kpath, i ? ipath : NULL))
+	if (has_boot(p, k->path, i ? i->path : NULL))
 		return 1;
 	if (p->n_boots == c->cap_boots) {
 		size_t nc = c->cap_boots ? c->cap_boots * 2 : 4;
@@ -586,13 +587,14 @@ static void kernel_id(const char *kb, const char *def_id, char *out, size_t outs
 	const char *suf = kw + 7;
 	while (pl > 0 && (kb[pl - 1] == '-' || kb[pl - 1] == '_' || kb[pl - 1] == '.'))
 		pl--;
-	if (*suf == '-' || *suf == '_' || *suf == '.')
+	int sep = *suf == '-' || *suf == '_' || *suf == '.';
+	if (sep)
 		suf++;
 	if (pl && *suf)
 		snprintf(out, outsz, "%.*s-%s", pl, kb, suf);
 	else if (pl)
 		snprintf(out, outsz, "%.*s", pl, kb);
-	else if (*suf && !isdigit((unsigned char)*suf))
+	else if (*suf && (sep || !isdigit((unsigned char)*suf)))
 		snprintf(out, outsz, "%s", suf);
 	else
 		snprintf(out, outsz, "%s%s", def_id, suf);
@@ -601,12 +603,16 @@ static void kernel_id(const char *kb, const char *def_id, char *out, size_t outs
 struct kcand {
 	char path[ISO_MAX_PATH];
 	char id[80];
+	int rank; /* 0 vmlinuz-<version>, 1 plain vmlinuz, 2 <prefix>-vmlinuz (hwe-) */
 };
 
+/* Versioned kernels newest first, then the plain one, then variants; so "latest" is the newest. */
 static int kcand_cmp(const void *a, const void *b)
 {
 	const struct kcand *x = a, *y = b;
-	int c = kver_cmp(y->id, x->id); /* newest first */
+	if (x->rank != y->rank)
+		return x->rank - y->rank;
+	int c = kver_cmp(y->id, x->id);
 	return c ? c : strcmp(x->path, y->path);
 }
 
@@ -635,6 +641,8 @@ static int pair_dir(struct pctx *c, const char *layout, const char *dir, const c
 		}
 		snprintf(k[nk].path, sizeof(k[nk].path), "%s", c->L.v[i].path);
 		kernel_id(b, def_id, k[nk].id, sizeof(k[nk].id));
+		const char *kw = kernel_word(b);
+		k[nk].rank = kw != b ? 2 : kw[7] ? 0 : 1;
 		nk++;
 	}
 	if (nk > 1)
