@@ -4,8 +4,8 @@
 # Steps: a Debian 12 minbase tarball made once with debootstrap (cached in $CACHE), imported as the base
 # image; `buildah build --isolation chroot --storage-driver vfs` of the unchanged Dockerfile with that base;
 # then `buildah run`: autopxe --version, autopxe check-config on config.yaml.example (with a small fixture
-# rootfs mounted at /pxe/rootfs), the user and the file capability, and the HEALTHCHECK command against a
-# server started inside the image.
+# rootfs mounted at /pxe/rootfs), an --env variable reaching a rendered menu, the user and the file
+# capability, and the HEALTHCHECK command against a server started inside the image.
 #
 # Exit status: 0 passed, 1 failed, 77 skipped (buildah cannot run here, or AUTOPXE_SKIP_IMAGE_TEST is set
 # for a quicker local `make integration`; the reason is printed).
@@ -158,6 +158,17 @@ out=$(brun "${MOUNTS[@]}" "$CTR" -- /usr/local/bin/autopxe check-config --config
 printf '%s\n' "$out" | grep -q '^/config.yaml: ok (1 distros, 1 releases, 1 kernels' ||
 	{ printf '%s\n' "$out" >&2; fail "check-config did not report the fixture (1 distro, 1 release, 1 kernel)"; }
 say "check-config: $(printf '%s\n' "$out" | tail -n 1)"
+
+# `docker run -e NAME=value` reaches the command-line templates as ${NAME}.
+printf '%s\n' 'version: 1' 'DefaultDistro: debian/bookworm/latest/t' 'RootfsPath: /pxe/rootfs/' 'CmdlineTemplates:' \
+	'  t: root=/dev/nfs nfsroot=${NFS_SERVER}:${rootfs-path} ip=dhcp' >"$WORK/env.yaml"
+chmod a+r "$WORK/env.yaml"
+out=$(brun --env NFS_SERVER=192.0.2.77 -v "$WORK/rootfs:/pxe/rootfs:ro" -v "$WORK/env.yaml:/config.yaml:ro" "$CTR" -- \
+	/usr/local/bin/autopxe render --config /config.yaml --mac 525400123456 2>&1) ||
+	{ printf '%s\n' "$out" >&2; fail "autopxe render failed in the image"; }
+printf '%s\n' "$out" | grep -q 'nfsroot=192.0.2.77:/pxe/rootfs/debian/bookworm ip=dhcp' ||
+	{ printf '%s\n' "$out" >&2; fail "--env NFS_SERVER did not reach the menu's kernel command line"; }
+say "render with --env NFS_SERVER=192.0.2.77: nfsroot=192.0.2.77:/pxe/rootfs/debian/bookworm"
 
 # The image's contract: unprivileged user, capability on the binary, entrypoint and command.
 user=$(brun "$CTR" -- id -un) || fail "id failed in the image"

@@ -1,9 +1,14 @@
 /* it_deploy.c - integration tests of deployment: build-ipxe.sh, docker-build.sh, the buildah image, unit and man page. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "itest.h"
@@ -486,6 +491,95 @@ START_TEST(test_systemd_unit)
 }
 END_TEST
 
+/* 1 when 127.0.0.1:port is free for both UDP and TCP (we are root: ports below 1024 too). */
+static int low_port_free(unsigned port)
+{
+	int ok = 1;
+	const int types[] = {SOCK_DGRAM, SOCK_STREAM};
+	for (size_t i = 0; i < ARRAY_SIZE(types) && ok; i++) {
+		int fd = socket(AF_INET, types[i], 0);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	return ok;
+}
+
+/* The unit's privilege model without systemd: an unprivileged uid whose only capability is
+ * CAP_NET_BIND_SERVICE (ambient, bounding set reduced to it, no_new_privs) binds TFTP and HTTP below
+ * 1024 and serves; without the capability, binding fails with exit status 1 and a clear message. */
+START_TEST(test_unit_privilege_model)
+{
+	const char *bin = getenv("AUTOPXE_BIN");
+	if (geteuid() != 0 || !bin || itest_run(NULL, "command -v setpriv >/dev/null && command -v curl >/dev/null")) {
+		fprintf(stderr, "SKIP: it_deploy: privilege model test needs root, AUTOPXE_BIN, setpriv and curl\n");
+		return;
+	}
+	unsigned port = 0;
+	for (unsigned p = 1001; p < 1023 && !port; p++)
+		if (low_port_free(p))
+			port = p;
+	ck_assert_msg(port != 0, "no free port in 1001..1022 on 127.0.0.1");
+	put("rootfs/debian/bookworm/boot/vmlinuz-6.1.0-21-amd64", "kernel");
+	put("rootfs/debian/bookworm/boot/initrd.img-6.1.0-21-amd64", "initrd");
+	char cfg[1024];
+	snprintf(cfg, sizeof cfg,
+	         "version: 1\nDefaultDistro: debian/bookworm/latest/t\nRootfsPath: %s/rootfs\n"
+	         "CmdlineTemplates:\n  t: ip=dhcp\nWatch: false\nIPXEDir: %s/ipxe\n",
+	         tmp, tmp);
+	put("config.yaml", cfg);
+	ck_assert_int_eq(itest_run(NULL, "mkdir -p '%s/ipxe' && chmod -R a+rX '%s'", tmp, tmp), 0);
+	const char *setpriv = "setpriv --reuid 65534 --regid 65534 --clear-groups --nnp "
+	                      "--inh-caps -all,+net_bind_service --ambient-caps -all,+net_bind_service "
+	                      "--bounding-set -all,+net_bind_service";
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd,
+	         "exec %s '%s' serve --config '%s/config.yaml' --tftp-listen 127.0.0.1:%u --http-listen 127.0.0.1:%u "
+	         "2>'%s/server.log'",
+	         setpriv, bin, tmp, port, port, tmp);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	char *out = NULL;
+	int ok = 0;
+	for (int i = 0; i < 100 && !ok; i++) {
+		free(out);
+		out = NULL;
+		ok = itest_run(&out, "curl -s --max-time 2 http://127.0.0.1:%u/healthz", port) == 0 && out &&
+		     strncmp(out, "ok", 2) == 0;
+		if (!ok)
+			usleep(100000);
+	}
+	free(out);
+	out = NULL;
+	int tftp_ok = itest_run(&out, "grep -c 'TFTP listening on 127.0.0.1:%u' '%s/server.log'", port, tmp) == 0;
+	free(out);
+	kill(pid, SIGTERM);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	if (!ok || !tftp_ok)
+		itest_run(NULL, "cat '%s/server.log' >&2", tmp);
+	ck_assert_msg(ok, "autopxe as uid 65534 with only CAP_NET_BIND_SERVICE did not serve /healthz on port %u", port);
+	ck_assert_msg(tftp_ok, "TFTP did not bind port %u", port);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "unclean stop: status 0x%x", status);
+
+	/* the same without the capability: refused, exit status 1, and the log says why */
+	out = NULL;
+	int st = itest_run(&out, "setpriv --reuid 65534 --regid 65534 --clear-groups --nnp --inh-caps -all "
+	                         "--bounding-set -all '%s' serve --config '%s/config.yaml' --tftp-listen 127.0.0.1:%u "
+	                         "--http-listen 127.0.0.1:%u 2>&1",
+	                   bin, tmp, port, port);
+	ck_assert_msg(st == 1, "without CAP_NET_BIND_SERVICE: status %d, output:\n%s", st, out);
+	ck_assert_msg(out && strstr(out, "ermission denied"), "no 'Permission denied' in:\n%s", out);
+	free(out);
+}
+END_TEST
+
 START_TEST(test_man_page_complete)
 {
 	const char *bin = getenv("AUTOPXE_BIN");
@@ -559,6 +653,7 @@ Suite *deploy_it_suite(void)
 	tcase_add_checked_fixture(td, setup, teardown);
 	tcase_set_timeout(td, 600);
 	tcase_add_test(td, test_systemd_unit);
+	tcase_add_test(td, test_unit_privilege_model);
 	tcase_add_test(td, test_man_page_complete);
 	tcase_add_test(td, test_docker_build_script);
 	suite_add_tcase(s, td);
