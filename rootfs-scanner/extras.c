@@ -337,6 +337,8 @@ static void x_iso(struct xctx *x, const char *distro, const char *name, const ch
 		return;
 	}
 	x_list_add(x, &x->keys, &x->n_keys, &x->cap_keys, key);
+	if (x->o->chown_cache)
+		scan_iso_cache_chown(x->cache, key, x->o->cache_uid, x->o->cache_gid);
 	x_add_iso_release(x, distro, name, served, abs, &st, key, p);
 	scan_iso_probe_free(p);
 }
@@ -751,9 +753,13 @@ int scan_rootfs_opts(const char *root, const struct scan_options *opts, struct c
 			snprintf(x.cache, sizeof(x.cache), "%s", x.o->cache_dir);
 			if (mkdir(x.cache, 0755) != 0 && errno != EEXIST)
 				crc = -errno;
+		} else if (x.o->chown_cache) {
+			crc = scan_cache_dir_default_for(x.o->cache_uid, x.cache, sizeof(x.cache));
 		} else {
 			crc = scan_cache_dir_default(x.cache, sizeof(x.cache));
 		}
+		if (!crc && x.o->chown_cache)
+			scan_iso_cache_chown(x.cache, NULL, x.o->cache_uid, x.o->cache_gid);
 		x.have_cache = crc == 0;
 		if (!x.have_cache)
 			x_fmt(x.cache_err, sizeof(x.cache_err), "no usable cache dir for extracted boot files (%s: %s)",

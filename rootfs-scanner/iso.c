@@ -1099,23 +1099,66 @@ fail:
 	return rc;
 }
 
-int scan_cache_dir_default(char *buf, size_t len)
+int scan_cache_dir_default_for(uid_t uid, char *buf, size_t len)
 {
 	static const char var[] = "/var/cache/autopxe";
-	if ((mkdir(var, 0755) == 0 || errno == EEXIST) && access(var, W_OK | X_OK) == 0) {
-		snprintf(buf, len, "%s", var);
-		return 0;
+	struct stat st;
+	if (mkdir(var, 0755) == 0 || errno == EEXIST) {
+		/* ours (or root making it for uid, chowned by the caller), or writable for us */
+		if (uid == getuid() ? access(var, W_OK | X_OK) == 0
+		                    : (stat(var, &st) == 0 && (st.st_uid == uid || st.st_uid == getuid()))) {
+			snprintf(buf, len, "%s", var);
+			return 0;
+		}
 	}
-	snprintf(buf, len, "/tmp/autopxe-cache-%u", (unsigned)getuid());
+	snprintf(buf, len, "/tmp/autopxe-cache-%u", (unsigned)uid);
 	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
 		return -errno;
-	struct stat st;
+	if (uid != getuid() && lchown(buf, uid, (gid_t)-1) != 0 && errno != EPERM)
+		return -errno;
 	if (lstat(buf, &st) != 0)
 		return -errno;
 	/* /tmp is shared: refuse a dir (or symlink) someone else made for us */
-	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 022))
+	if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 022))
 		return -EPERM;
 	return 0;
+}
+
+int scan_cache_dir_default(char *buf, size_t len) { return scan_cache_dir_default_for(getuid(), buf, len); }
+
+/* chown -R below dirfd/name (no symlinks followed). */
+static void chown_tree(int dirfd, const char *name, uid_t uid, gid_t gid, int depth)
+{
+	if (depth > 32 || fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+		return;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			chown_tree(fd, de->d_name, uid, gid, depth + 1);
+	closedir(d);
+}
+
+void scan_iso_cache_chown(const char *cache_dir, const char *key, uid_t uid, gid_t gid)
+{
+	int cfd = open(cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	if (cfd < 0)
+		return;
+	if (fstat(cfd, &st) == 0 && st.st_uid != uid) {
+		int r = fchown(cfd, uid, gid); /* best effort: a later extraction reports what fails */
+		(void)r;
+	}
+	if (key && fstatat(cfd, key, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid != uid)
+		chown_tree(cfd, key, uid, gid, 0);
+	close(cfd);
 }
 
 int scan_iso_prepare(int fd, const char *cache_dir, const char *key, struct scan_iso_probe **out, char *err,

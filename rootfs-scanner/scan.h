@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 
 /* A kernel (and its initrd) of one release.
@@ -106,6 +107,10 @@ struct scan_options {
 	const char *cache_dir; /* CacheDir for extracted boot files; NULL = scan_cache_dir_default() */
 	int no_iso;            /* 1: skip ISO images */
 	int no_images;         /* 1: skip filesystem images */
+	int chown_cache;       /* 1 (when running as root): the cache dir and what is extracted into it belong to
+	                          cache_uid/cache_gid, the User the server drops to, so later rescans can write */
+	uid_t cache_uid;
+	gid_t cache_gid;
 };
 
 /* scan_rootfs, then the live-catalog extras (iso.c, image.c): ISO images in opts->iso_dir
@@ -122,6 +127,8 @@ void scan_catalog_extras_free(struct catalog *cat);
 /* The default cache dir: /var/cache/autopxe when it is (or can be made) writable, else
  * /tmp/autopxe-cache-<uid> (made 0700, must be ours). Writes into buf; 0 or -errno. */
 int scan_cache_dir_default(char *buf, size_t len);
+/* The same for a process that will run as uid (a root process about to drop privileges). */
+int scan_cache_dir_default_for(uid_t uid, char *buf, size_t len);
 
 /* What an ISO image holds, as far as booting it goes (iso.c). */
 struct scan_iso_boot {
@@ -158,6 +165,10 @@ int scan_iso_prepare(int fd, const char *cache_dir, const char *key, struct scan
 /* Touch the cache entries in keep (still used) and remove entries and temp dirs not in keep whose
  * last use is older than grace_s seconds (temp dirs: one hour). */
 void scan_iso_cache_prune(const char *cache_dir, char *const *keep, size_t n_keep, time_t grace_s);
+
+/* Give the cache dir and the entry key (NULL: the dir only) to uid/gid when they are someone else's
+ * (a root process preparing the cache for the User it drops to). Best effort. */
+void scan_iso_cache_chown(const char *cache_dir, const char *key, uid_t uid, gid_t gid);
 
 /* Probe a filesystem image with libblkid (image.c). 0 with type/uuid/label (caller frees each; uuid,
  * label may be NULL), -ENOENT (no known filesystem: unknown or corrupt), -EINVAL (ambivalent), -errno. */

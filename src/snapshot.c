@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,22 @@ static const char *pick_templates_dir(const struct snapshot_source *src, const s
 	if (cfg->templates_dir)
 		return cfg->templates_dir;
 	return NULL; /* built-in copies (identical to templates/ in the source tree) */
+}
+
+/* Started as root with a User to drop to: what the scanner writes into CacheDir must be that user's,
+ * or rescans after the drop could not extract new ISO images. */
+static void cache_owner(const struct config *cfg, struct scan_options *so)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	const char *user = cfg->user ? cfg->user : "nobody";
+	if (geteuid() != 0 || !strcmp(user, "root"))
+		return;
+	if (getpwnam_r(user, &pw, buf, sizeof buf, &res) != 0 || !res)
+		return;
+	so->chown_cache = 1;
+	so->cache_uid = pw.pw_uid;
+	so->cache_gid = pw.pw_gid;
 }
 
 struct snapshot *snapshot_build(const struct snapshot_source *src, struct diag *d)
@@ -65,6 +82,7 @@ struct snapshot *snapshot_build(const struct snapshot_source *src, struct diag *
 	diag_init(&s->warnings);
 	char err[512];
 	struct scan_options so = {.iso_dir = cfg->iso_dir, .cache_dir = cfg->cache_dir};
+	cache_owner(cfg, &so);
 	rc = scan_rootfs_opts(cfg->rootfs_path, &so, &s->cat, err, sizeof err);
 	if (rc) {
 		diag_add(d, DIAG_ERROR, cfg->path, 0, 0, "RootfsPath: %s", err);
