@@ -155,6 +155,8 @@ int tftp_parse_packet(const uint8_t *pkt, size_t len, struct tftp_packet *out)
 
 static unsigned umin(unsigned long long a, unsigned long long b) { return (unsigned)(a < b ? a : b); }
 
+unsigned tftp_truesize(unsigned blksize) { return blksize <= 1500 ? blksize + 900 : 2 * blksize + 1400; }
+
 void tftp_negotiate(const struct tftp_options *req, const struct tftp_limits *lim, unsigned long long size,
                     struct tftp_params *out)
 {
@@ -188,7 +190,7 @@ void tftp_negotiate(const struct tftp_options *req, const struct tftp_limits *li
 		v = umin(v, lim->max_window ? lim->max_window : 1);
 		if (lim->window_bytes) {
 			/* a window larger than the client's receive buffer only drops its own tail */
-			unsigned fit = lim->window_bytes / out->blksize;
+			unsigned fit = lim->window_bytes / tftp_truesize(out->blksize);
 			v = umin(v, fit ? fit : 1);
 		}
 		out->windowsize = (unsigned)v;

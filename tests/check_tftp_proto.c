@@ -249,11 +249,17 @@ static const struct neg_case {
 	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 1000000, 1468, 0, 100000, 0, 100, 512, 65535, 0, TFTP_OPT_WINDOWSIZE, 0},
 	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 0, 1468, 0, 64, 0, 100, 512, 1, 0, 0, 0},
 	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 8, 1468, 0, 0, 0, 100, 512, 1, 0, TFTP_OPT_WINDOWSIZE, 0},
-	/* window bytes cap: 128 KiB / 65464 = 2; / 1468 = 89 (so max_window decides); never below 1 */
-	{TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 65464, 0, 0, 16, 65464, 0, 64, 131072, 100, 65464, 2, 0,
+	/* window bytes cap: 200000 / (2 * 8192 + 1400) = 11; / (1468 + 900) = 84 (so max_window 64 decides);
+	 * / (2 * 65464 + 1400) = 1 */
+	{TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 8192, 0, 0, 16, 65464, 0, 64, 200000, 100, 8192, 11, 0,
 	 TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 0},
-	{TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 1468, 0, 0, 64, 1468, 0, 64, 131072, 100, 1468, 64, 0,
+	{TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 65464, 0, 0, 16, 65464, 0, 64, 200000, 100, 65464, 1, 0,
 	 TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 0},
+	{TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 1468, 0, 0, 64, 1468, 0, 64, 200000, 100, 1468, 64, 0,
+	 TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 0},
+	{TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 1468, 0, 0, 1000, 1468, 0, 1000, 200000, 100, 1468, 84, 0,
+	 TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 0},
+	{TFTP_OPT_WINDOWSIZE, 0, 0, 0, 1000, 1468, 0, 1000, 200000, 100, 512, 141, 0, TFTP_OPT_WINDOWSIZE, 0},
 	{TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 65464, 0, 0, 16, 65464, 0, 64, 1000, 100, 65464, 1, 0,
 	 TFTP_OPT_BLKSIZE | TFTP_OPT_WINDOWSIZE, 0},
 	/* everything (EDK2: blksize 1468, windowsize 4, tsize 0) */
@@ -278,6 +284,15 @@ START_TEST(test_negotiate_table)
 	ck_assert_uint_eq(p.timeout_s, c->e_timeout);
 	ck_assert_uint_eq(p.oack, c->e_oack);
 	ck_assert_uint_eq(p.tsize, c->e_tsize);
+}
+END_TEST
+
+START_TEST(test_truesize)
+{
+	ck_assert_uint_eq(tftp_truesize(512), 1412);
+	ck_assert_uint_eq(tftp_truesize(1500), 2400);
+	ck_assert_uint_eq(tftp_truesize(1501), 4402);
+	ck_assert_uint_eq(tftp_truesize(65464), 132328);
 }
 END_TEST
 
@@ -475,6 +490,7 @@ Suite *tftp_proto_suite(void)
 	tc = tcase_create("negotiate");
 	tcase_add_loop_test(tc, test_negotiate_table, 0, (int)ARRAY_SIZE(neg));
 	tcase_add_test(tc, test_negotiate_from_packet_unknown_ignored);
+	tcase_add_test(tc, test_truesize);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("build");
 	tcase_add_test(tc, test_build_oack_roundtrip);

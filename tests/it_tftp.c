@@ -1,0 +1,945 @@
+/* it_tftp.c - integration tests of the TFTP front end: the real server driven by curl, tftp-hpa, atftp and raw UDP. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "util.h"
+
+#define SECRET "SECRET-SHADOW-CONTENT"
+#define KERNEL "boot/debian/bookworm/boot/vmlinuz-6.1.0-21-amd64" /* 300000 bytes */
+#define KERNEL_SRC "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64"
+#define MAC_RAW "bc2411b01ade"
+
+static struct itest_server srv;
+static char static_dir[400];
+
+/* Files served from StaticDir (made before the server starts). */
+static const struct {
+	const char *name;
+	unsigned long long size;
+} small_files[] = {
+	{"zero.bin", 0},       {"one-block.bin", 512}, {"two-blocks.bin", 1024}, {"odd.bin", 1469},
+	{"mb.bin", 1000000},   {"sub/dir/deep.bin", 7777},
+};
+
+/* Write the config with `extra` keys appended; timeouts short so the vanish test is quick. */
+static void write_config(const char *extra)
+{
+	char yaml[4096];
+	snprintf(yaml, sizeof yaml,
+	         "version: 1\n"
+	         "DefaultDistro: debian/bookworm/latest/overlayfs\n"
+	         "RootfsPath: @ROOTFS@\n"
+	         "StaticDir: %s\n"
+	         "Env:\n"
+	         "  nfs-server: 192.0.2.10\n"
+	         "CmdlineTemplates:\n"
+	         "  overlayfs: root=/dev/nfs nfsroot=${nfs-server}:${rootfs-path} ip=dhcp rootovl\n"
+	         "HostDefaults:\n"
+	         "  " MAC_RAW ": debian/bookworm/latest/overlayfs\n"
+	         "Watch: false\n"
+	         "TFTPMaxBlockSize: 65464\n"
+	         "TFTPTimeout: 300\n"
+	         "TFTPRetries: 3\n"
+	         "%s",
+	         static_dir, extra ? extra : "TFTPMaxPerClient: 1000\n");
+	ck_assert_int_eq(itest_write_config(&srv, yaml), 0);
+}
+
+static void prepare(const char *extra, int http, int big)
+{
+	ck_assert_int_eq(itest_prepare(&srv), 0);
+	snprintf(static_dir, sizeof static_dir, "%s/static", srv.dir);
+	char p[600];
+	for (size_t i = 0; i < ARRAY_SIZE(small_files); i++) {
+		snprintf(p, sizeof p, "%s/%s", static_dir, small_files[i].name);
+		ck_assert_int_eq(itest_make_file(p, small_files[i].size, 100 + (unsigned)i), 0);
+	}
+	snprintf(p, sizeof p, "%s/text.txt", static_dir);
+	FILE *f = fopen(p, "wb");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < 300; i++) /* LF, CR LF and lone CR, crossing block boundaries */
+		fprintf(f, "line %d\n%s", i, i % 7 == 0 ? "cr\r\n" : (i % 11 == 0 ? "lone\rcr" : ""));
+	fclose(f);
+	if (big) {
+		snprintf(p, sizeof p, "%s/rollover.bin", static_dir);
+		ck_assert_int_eq(itest_make_file(p, 65536ULL * 512 + 1, 7), 0);
+		snprintf(p, sizeof p, "%s/big.bin", static_dir);
+		ck_assert_int_eq(itest_make_file(p, 100ULL << 20, 8), 0);
+	}
+	write_config(extra);
+	ck_assert_msg(itest_start(&srv, 1, http, NULL) == 0, "server did not start (log %s)", srv.log);
+}
+
+static void setup(void) { prepare(NULL, 0, 0); }
+static void setup_http(void) { prepare(NULL, 1, 0); }
+static void setup_big(void) { prepare(NULL, 0, 1); }
+static void setup_caps(void) { prepare("TFTPMaxPerClient: 2\n", 0, 0); }
+
+static void teardown(void)
+{
+	int rc = itest_stop(&srv);
+	if (rc != 0)
+		itest_run(NULL, "tail -n 40 '%s' >&2", srv.log);
+	ck_assert_msg(rc == 0, "server exit status %d (sanitizer report or unclean exit, see %s)", rc, srv.log);
+	itest_cleanup(&srv);
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static void src_path(const char *name, char *out, size_t len)
+{
+	if (strncmp(name, "boot/", 5) == 0)
+		snprintf(out, len, "%s/%s", srv.rootfs, name + 5);
+	else
+		snprintf(out, len, "%s/%s", static_dir, name);
+}
+
+static void assert_same_file(const char *got, const char *name)
+{
+	char want[600], a[65], b[65];
+	src_path(name, want, sizeof want);
+	ck_assert_msg(itest_sha256(got, a) == 0, "no download %s", got);
+	ck_assert_int_eq(itest_sha256(want, b), 0);
+	ck_assert_msg(strcmp(a, b) == 0, "%s: sha256 differs from the source", name);
+}
+
+static int curl_get(const char *name, const char *out, const char *opts)
+{
+	return itest_run(NULL, "curl -sS --path-as-is %s -o '%s' 'tftp://127.0.0.1:%u/%s' 2>/dev/null", opts ? opts : "",
+	                 out, srv.tftp_port, name);
+}
+
+static void out_path(const char *tag, char *out, size_t len) { snprintf(out, len, "%s/dl-%s", srv.dir, tag); }
+
+static int raw_socket(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	return fd;
+}
+
+static void raw_send(int fd, const struct sockaddr_in *to, const void *p, size_t n)
+{
+	ck_assert_int_eq(sendto(fd, p, n, 0, (const struct sockaddr *)to, sizeof *to), (ssize_t)n);
+}
+
+static struct sockaddr_in server_addr(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons((uint16_t)srv.tftp_port),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	return a;
+}
+
+/* Receive one packet within ms; its length, or -1 on timeout. */
+static ssize_t raw_recv(int fd, uint8_t *buf, size_t cap, struct sockaddr_in *from, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	socklen_t fl = sizeof *from;
+	return recvfrom(fd, buf, cap, 0, (struct sockaddr *)from, &fl);
+}
+
+/* Build a request: opcode, then NUL-separated parts (each part's own length; parts may hold NULs). */
+static size_t build_req(uint8_t *buf, size_t cap, unsigned op, const char *const *parts)
+{
+	size_t o = 0;
+	buf[o++] = 0;
+	buf[o++] = (uint8_t)op;
+	for (size_t i = 0; parts[i]; i++) {
+		size_t l = strlen(parts[i]);
+		ck_assert_uint_lt(o + l + 1, cap);
+		memcpy(buf + o, parts[i], l + 1);
+		o += l + 1;
+	}
+	return o;
+}
+
+static void send_ack(int fd, const struct sockaddr_in *to, unsigned block)
+{
+	uint8_t a[4] = {0, 4, (uint8_t)(block >> 8), (uint8_t)block};
+	raw_send(fd, to, a, 4);
+}
+
+static unsigned get16(const uint8_t *p) { return (unsigned)p[0] << 8 | p[1]; }
+
+/* Send a raw request and return the opcode of the first reply (ERROR code in *code), -1 on silence. */
+static int raw_first_reply(const uint8_t *req, size_t n, unsigned *code, char *msg, size_t msglen)
+{
+	int fd = raw_socket();
+	struct sockaddr_in to = server_addr(), from;
+	raw_send(fd, &to, req, n);
+	uint8_t buf[2048];
+	ssize_t r = raw_recv(fd, buf, sizeof buf - 1, &from, 3000);
+	close(fd);
+	if (r < 4)
+		return -1;
+	buf[r] = 0;
+	if (code)
+		*code = get16(buf + 2);
+	if (msg && msglen) {
+		size_t ml = get16(buf) == 5 ? strnlen((const char *)buf + 4, (size_t)r - 4) : 0;
+		if (ml >= msglen)
+			ml = msglen - 1;
+		memcpy(msg, buf + 4, ml);
+		msg[ml] = '\0';
+	}
+	return (int)get16(buf);
+}
+
+/* A complete download with a raw client. opts: NULL-terminated name/value list. Returns 0 and the data,
+ * the OACK's tsize (-1 if none) and blksize; or -(ERROR code) - 1000 / -1 on silence. */
+struct raw_result {
+	uint8_t *data;
+	size_t len;
+	long long tsize;
+	unsigned blksize;
+	int got_oack;
+};
+
+static int raw_get(const char *name, const char *const *opts, struct raw_result *res)
+{
+	memset(res, 0, sizeof *res);
+	res->tsize = -1;
+	res->blksize = 512;
+	const char *parts[32] = {name, "octet"};
+	size_t np = 2;
+	for (size_t i = 0; opts && opts[i] && np < 30; i++)
+		parts[np++] = opts[i];
+	parts[np] = NULL;
+	uint8_t req[1024], *buf = malloc(70000);
+	size_t n = build_req(req, sizeof req, 1, parts);
+	int fd = raw_socket();
+	struct sockaddr_in to = server_addr(), tid, from;
+	raw_send(fd, &to, req, n);
+	unsigned expect = 1;
+	int have_tid = 0, rc = -1;
+	size_t cap = 1 << 20;
+	res->data = malloc(cap);
+	for (;;) {
+		ssize_t r = raw_recv(fd, buf, 70000, &from, 3000);
+		if (r < 4)
+			break;
+		if (!have_tid) {
+			tid = from;
+			have_tid = 1;
+		} else if (from.sin_port != tid.sin_port) {
+			continue;
+		}
+		unsigned op = get16(buf);
+		if (op == 5) {
+			rc = -1000 - (int)get16(buf + 2);
+			break;
+		}
+		if (op == 6) {
+			res->got_oack = 1;
+			for (size_t i = 2; i < (size_t)r;) {
+				const char *k = (const char *)buf + i;
+				size_t kl = strnlen(k, (size_t)r - i);
+				const char *v = k + kl + 1;
+				if (i + kl + 1 >= (size_t)r)
+					break;
+				size_t vl = strnlen(v, (size_t)r - i - kl - 1);
+				if (strcasecmp(k, "tsize") == 0)
+					res->tsize = atoll(v);
+				if (strcasecmp(k, "blksize") == 0)
+					res->blksize = (unsigned)atoi(v);
+				i += kl + 1 + vl + 1;
+			}
+			send_ack(fd, &tid, 0);
+			continue;
+		}
+		if (op != 3)
+			break;
+		unsigned blk = get16(buf + 2);
+		if (blk != (expect & 0xffff)) {
+			if (blk == ((expect - 1) & 0xffff))
+				send_ack(fd, &tid, blk); /* our ACK was lost: say it again */
+			continue;
+		}
+		size_t dl = (size_t)r - 4;
+		if (res->len + dl > cap) {
+			cap *= 2;
+			res->data = realloc(res->data, cap);
+		}
+		memcpy(res->data + res->len, buf + 4, dl);
+		res->len += dl;
+		send_ack(fd, &tid, blk);
+		expect++;
+		if (dl < res->blksize) {
+			rc = 0;
+			break;
+		}
+	}
+	close(fd);
+	free(buf);
+	return rc;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	char *out = NULL;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	sbuf b = SBUF_INIT;
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		sbuf_append(&b, chunk, n);
+	fclose(f);
+	*len = b.len;
+	out = sbuf_steal(&b);
+	return out;
+}
+
+/* ------------------------------------------------------------------ real clients */
+
+START_TEST(test_curl_files)
+{
+	static const char *const opts[] = {"", "--tftp-blksize 1468", "--tftp-blksize 8", "--tftp-blksize 65464",
+	                                   "--tftp-no-options"};
+	for (size_t o = 0; o < ARRAY_SIZE(opts); o++) {
+		for (size_t i = 0; i < ARRAY_SIZE(small_files); i++) {
+			if (strcmp(opts[o], "--tftp-blksize 8") == 0 && small_files[i].size > 20000)
+				continue; /* 125000 round trips: covered by larger blocks */
+			char out[400];
+			out_path("curl", out, sizeof out);
+			unlink(out);
+			int rc = curl_get(small_files[i].name, out, opts[o]);
+			ck_assert_msg(rc == 0, "curl %s %s: exit %d", opts[o], small_files[i].name, rc);
+			assert_same_file(out, small_files[i].name);
+		}
+	}
+	char out[400];
+	out_path("kernel", out, sizeof out);
+	ck_assert_int_eq(curl_get(KERNEL, out, "--tftp-blksize 1468"), 0);
+	assert_same_file(out, KERNEL);
+	ck_assert(itest_log_contains(&srv, "file=\"mb.bin\" bytes=1000000 blksize=1468 windowsize=1"));
+	ck_assert(itest_log_contains(&srv, "blksize=65464"));
+}
+END_TEST
+
+START_TEST(test_tftp_hpa)
+{
+	static const char *const names[] = {"zero.bin", "one-block.bin", "odd.bin", "mb.bin", KERNEL};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		char out[400];
+		out_path("hpa", out, sizeof out);
+		unlink(out);
+		int rc = itest_run(NULL, "tftp 127.0.0.1 %u -m binary -c get '%s' '%s' 2>&1", srv.tftp_port, names[i], out);
+		ck_assert_msg(rc == 0, "tftp-hpa get %s: exit %d", names[i], rc);
+		assert_same_file(out, names[i]);
+	}
+}
+END_TEST
+
+/* netascii: the server converts LF -> CR LF and CR -> CR NUL, tftp-hpa converts back. */
+START_TEST(test_netascii)
+{
+	char out[400];
+	out_path("ascii", out, sizeof out);
+	int rc = itest_run(NULL, "tftp 127.0.0.1 %u -m netascii -c get text.txt '%s' 2>&1", srv.tftp_port, out);
+	ck_assert_int_eq(rc, 0);
+	assert_same_file(out, "text.txt");
+	/* the wire form, with an exact tsize */
+	char src[600];
+	src_path("text.txt", src, sizeof src);
+	size_t sl;
+	char *s = slurp(src, &sl);
+	ck_assert_ptr_nonnull(s);
+	sbuf want = SBUF_INIT;
+	for (size_t i = 0; i < sl; i++) {
+		if (s[i] == '\n')
+			sbuf_append(&want, "\r\n", 2);
+		else if (s[i] == '\r')
+			sbuf_append(&want, "\r\0", 2);
+		else
+			sbuf_putc(&want, s[i]);
+	}
+	uint8_t req[128];
+	const char *parts[] = {"text.txt", "NETASCII", "tsize", "0", "blksize", "100", NULL};
+	size_t n = build_req(req, sizeof req, 1, parts);
+	/* raw_get always asks octet: netascii by hand */
+	int fd = raw_socket();
+	struct sockaddr_in to = server_addr(), tid, from;
+	raw_send(fd, &to, req, n);
+	uint8_t buf[2048];
+	ssize_t k = raw_recv(fd, buf, sizeof buf, &from, 3000);
+	ck_assert_int_gt(k, 2);
+	ck_assert_uint_eq(get16(buf), 6);
+	tid = from;
+	char *ts = memmem(buf, (size_t)k, "tsize", 6);
+	ck_assert_ptr_nonnull(ts);
+	ck_assert_uint_eq((unsigned long long)atoll(ts + 6), want.len);
+	sbuf got = SBUF_INIT;
+	send_ack(fd, &tid, 0);
+	for (unsigned expect = 1;; expect++) {
+		k = raw_recv(fd, buf, sizeof buf, &from, 3000);
+		ck_assert_int_ge(k, 4);
+		ck_assert_uint_eq(get16(buf), 3);
+		ck_assert_uint_eq(get16(buf + 2), expect);
+		sbuf_append(&got, buf + 4, (size_t)k - 4);
+		send_ack(fd, &tid, expect);
+		if (k - 4 < 100)
+			break;
+	}
+	close(fd);
+	ck_assert_uint_eq(got.len, want.len);
+	ck_assert_int_eq(memcmp(got.data, want.data, want.len), 0);
+	sbuf_free(&got);
+	sbuf_free(&want);
+	free(s);
+}
+END_TEST
+
+START_TEST(test_atftp)
+{
+	static const char *const opts[] = {"--option \"windowsize 8\" --option \"blksize 1468\"",
+	                                   "--option \"windowsize 4\" --option \"blksize 512\" --option \"tsize 0\"",
+	                                   "--option \"windowsize 64\" --option \"blksize 1468\"", ""};
+	static const char *const names[] = {"zero.bin", "one-block.bin", "two-blocks.bin", "mb.bin", KERNEL};
+	for (size_t o = 0; o < ARRAY_SIZE(opts); o++) {
+		for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+			char out[400];
+			out_path("atftp", out, sizeof out);
+			unlink(out);
+			int rc = itest_run(NULL, "atftp %s -g -r '%s' -l '%s' 127.0.0.1 %u 2>&1", opts[o], names[i], out,
+			                   srv.tftp_port);
+			ck_assert_msg(rc == 0, "atftp %s %s: exit %d", opts[o], names[i], rc);
+			assert_same_file(out, names[i]);
+		}
+	}
+	ck_assert(itest_log_contains(&srv, "blksize=1468 windowsize=8"));
+	ck_assert(itest_log_contains(&srv, "blksize=1468 windowsize=64"));
+}
+END_TEST
+
+/* 65536 blocks + 1 byte at 512: block numbers wrap to 0 (tftp-hpa, curl and atftp expect it). */
+START_TEST(test_rollover)
+{
+	char out[400];
+	out_path("roll", out, sizeof out);
+	ck_assert_int_eq(curl_get("rollover.bin", out, NULL), 0);
+	assert_same_file(out, "rollover.bin");
+	unlink(out);
+	ck_assert_int_eq(itest_run(NULL, "tftp 127.0.0.1 %u -m binary -c get rollover.bin '%s' 2>&1", srv.tftp_port, out),
+	                 0);
+	assert_same_file(out, "rollover.bin");
+	unlink(out);
+	ck_assert_int_eq(itest_run(NULL, "atftp --option 'windowsize 16' --option 'blksize 512' -g -r rollover.bin -l '%s' "
+	                                 "127.0.0.1 %u 2>&1",
+	                           out, srv.tftp_port),
+	                 0);
+	assert_same_file(out, "rollover.bin");
+	ck_assert(itest_log_contains(&srv, "file=\"rollover.bin\" bytes=33554433 blksize=512 windowsize=1"));
+}
+END_TEST
+
+START_TEST(test_100mib)
+{
+	char out[400];
+	out_path("big", out, sizeof out);
+	ck_assert_int_eq(curl_get("big.bin", out, "--tftp-blksize 65464"), 0);
+	assert_same_file(out, "big.bin");
+	unlink(out);
+	ck_assert_int_eq(itest_run(NULL, "atftp --option 'windowsize 16' --option 'blksize 8192' -g -r big.bin -l '%s' "
+	                                 "127.0.0.1 %u 2>&1",
+	                           out, srv.tftp_port),
+	                 0);
+	assert_same_file(out, "big.bin");
+	ck_assert(itest_log_contains(&srv, "file=\"big.bin\" bytes=104857600 blksize=65464"));
+	/* windowsize cut to what fits a default Linux receive buffer: 200000 / (2 * 8192 + 1400) */
+	ck_assert(itest_log_contains(&srv, "file=\"big.bin\" bytes=104857600 blksize=8192 windowsize=11"));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ menus */
+
+START_TEST(test_menu_spellings)
+{
+	static const char *const spellings[] = {"autopxe-bc2411b01ade",       "autopxe-BC2411B01ADE",
+	                                        "autopxe-bc:24:11:b0:1a:de",  "autopxe-BC-24-11-B0-1A-DE",
+	                                        "autopxe-01-bc-24-11-b0-1a-de", "autopxe-bc24.11b0.1ade",
+	                                        "/autopxe-bc2411b01ade"};
+	char first[400], out[400];
+	out_path("menu0", first, sizeof first);
+	ck_assert_int_eq(curl_get(spellings[0], first, NULL), 0);
+	size_t l0;
+	char *m0 = slurp(first, &l0);
+	ck_assert_ptr_nonnull(m0);
+	ck_assert_msg(strncmp(m0, "#!ipxe", 6) == 0, "menu does not start with #!ipxe");
+	ck_assert_ptr_nonnull(strstr(m0, "bc:24:11:b0:1a:de"));
+	for (size_t i = 1; i < ARRAY_SIZE(spellings); i++) {
+		out_path("menu", out, sizeof out);
+		unlink(out);
+		ck_assert_msg(curl_get(spellings[i], out, "--tftp-blksize 1468") == 0, "%s", spellings[i]);
+		size_t l;
+		char *m = slurp(out, &l);
+		ck_assert_ptr_nonnull(m);
+		ck_assert_msg(l == l0 && memcmp(m, m0, l) == 0, "%s: different bytes", spellings[i]);
+		free(m);
+	}
+	/* the same as `autopxe render` for this client (TFTP, HTTP off: relative paths) */
+	char *r = NULL;
+	const char *bin = getenv("AUTOPXE_BIN") ? getenv("AUTOPXE_BIN") : "build/autopxe-san";
+	ck_assert_int_eq(itest_run(&r, "'%s' --config '%s' --http-listen off render --mac " MAC_RAW
+	                               " --via tftp --ip 127.0.0.1 --server-ip 127.0.0.1 2>/dev/null",
+	                           bin, srv.config),
+	                 0);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(strlen(r), l0);
+	ck_assert_int_eq(memcmp(r, m0, l0), 0);
+	free(r);
+	ck_assert(itest_log_contains(&srv, "mac=bc:24:11:b0:1a:de"));
+	free(m0);
+
+	/* a submenu, an unknown submenu, a bad MAC */
+	out_path("sub", out, sizeof out);
+	ck_assert_int_eq(curl_get("autopxe-" MAC_RAW "/debian", out, NULL), 0);
+	size_t l;
+	char *m = slurp(out, &l);
+	ck_assert_ptr_nonnull(m);
+	ck_assert(strncmp(m, "#!ipxe", 6) == 0);
+	free(m);
+	unsigned code = 0;
+	uint8_t req[128];
+	const char *p1[] = {"autopxe-" MAC_RAW "/nosuchdistro", "octet", NULL};
+	ck_assert_int_eq(raw_first_reply(req, build_req(req, sizeof req, 1, p1), &code, NULL, 0), 5);
+	ck_assert_uint_eq(code, 1);
+	const char *p2[] = {"autopxe-bc2411b01adz", "octet", NULL};
+	ck_assert_int_eq(raw_first_reply(req, build_req(req, sizeof req, 1, p2), &code, NULL, 0), 5);
+	ck_assert_uint_eq(code, 1);
+}
+END_TEST
+
+START_TEST(test_menu_tsize)
+{
+	static const char *const opts[] = {"tsize", "0", "blksize", "1468", NULL};
+	struct raw_result r;
+	ck_assert_int_eq(raw_get("autopxe-" MAC_RAW, opts, &r), 0);
+	ck_assert(r.got_oack);
+	ck_assert_int_gt(r.tsize, 100);
+	ck_assert_uint_eq((size_t)r.tsize, r.len);
+	ck_assert_uint_eq(r.blksize, 1468);
+	ck_assert(memcmp(r.data, "#!ipxe", 6) == 0);
+	free(r.data);
+	/* a file's tsize is its size; options are case-insensitive */
+	static const char *const opts2[] = {"TSIZE", "0", "BlkSize", "1024", "x-unknown", "1", NULL};
+	ck_assert_int_eq(raw_get("mb.bin", opts2, &r), 0);
+	ck_assert_int_eq(r.tsize, 1000000);
+	ck_assert_uint_eq(r.blksize, 1024);
+	ck_assert_uint_eq(r.len, 1000000);
+	free(r.data);
+	/* only unknown options: no OACK, DATA 1 directly */
+	static const char *const opts3[] = {"multicast", "", "x-foo", "bar", NULL};
+	ck_assert_int_eq(raw_get("two-blocks.bin", opts3, &r), 0);
+	ck_assert(!r.got_oack);
+	ck_assert_uint_eq(r.len, 1024);
+	free(r.data);
+	/* an empty file: no "tsize 0" (curl refuses it), so no OACK */
+	static const char *const opts4[] = {"tsize", "0", NULL};
+	ck_assert_int_eq(raw_get("zero.bin", opts4, &r), 0);
+	ck_assert(!r.got_oack);
+	ck_assert_uint_eq(r.len, 0);
+	free(r.data);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ concurrency */
+
+START_TEST(test_200_concurrent)
+{
+	char dir[400];
+	snprintf(dir, sizeof dir, "%s/par", srv.dir);
+	mkdir(dir, 0755);
+	/* kernels, menus and static files at once, all from 127.0.0.1 */
+	int rc = itest_run(NULL,
+	                   "cd '%s' && for i in $(seq 1 200); do "
+	                   "case $((i %% 4)) in 0) f=mb.bin;; 1) f=" KERNEL ";; 2) f=autopxe-" MAC_RAW ";; 3) f=odd.bin;; "
+	                   "esac; "
+	                   "( curl -sS --tftp-blksize 1468 -o f$i \"tftp://127.0.0.1:%u/$f\" || echo FAIL $i >> failed ) & "
+	                   "done; wait; test ! -e failed",
+	                   dir, srv.tftp_port);
+	ck_assert_msg(rc == 0, "some concurrent downloads failed");
+	char menu_ref[400];
+	out_path("menuref", menu_ref, sizeof menu_ref);
+	ck_assert_int_eq(curl_get("autopxe-" MAC_RAW, menu_ref, NULL), 0);
+	char ref_menu[65];
+	ck_assert_int_eq(itest_sha256(menu_ref, ref_menu), 0);
+	for (int i = 1; i <= 200; i++) {
+		char p[500];
+		snprintf(p, sizeof p, "%s/f%d", dir, i);
+		switch (i % 4) {
+		case 0: assert_same_file(p, "mb.bin"); break;
+		case 1: assert_same_file(p, KERNEL); break;
+		case 3: assert_same_file(p, "odd.bin"); break;
+		default: {
+			char h[65];
+			ck_assert_int_eq(itest_sha256(p, h), 0);
+			ck_assert_str_eq(h, ref_menu);
+		}
+		}
+	}
+}
+END_TEST
+
+/* Past TFTPMaxPerClient the client hears ERROR 0 "server busy, retry", not silence. */
+START_TEST(test_per_client_cap)
+{
+	uint8_t req[128], buf[1024];
+	const char *parts[] = {"mb.bin", "octet", NULL};
+	size_t n = build_req(req, sizeof req, 1, parts);
+	struct sockaddr_in to = server_addr(), from;
+	int a = raw_socket(), b = raw_socket();
+	raw_send(a, &to, req, n);
+	raw_send(b, &to, req, n);
+	ck_assert_int_ge(raw_recv(a, buf, sizeof buf, &from, 2000), 4);
+	ck_assert_uint_eq(get16(buf), 3);
+	ck_assert_int_ge(raw_recv(b, buf, sizeof buf, &from, 2000), 4);
+	ck_assert_uint_eq(get16(buf), 3);
+	unsigned code = 99;
+	char msg[128];
+	ck_assert_int_eq(raw_first_reply(req, n, &code, msg, sizeof msg), 5);
+	ck_assert_uint_eq(code, 0);
+	ck_assert_ptr_nonnull(strstr(msg, "busy"));
+	ck_assert(itest_log_contains(&srv, "outcome=busy"));
+	close(a);
+	close(b);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ refusals */
+
+START_TEST(test_path_escapes)
+{
+	static const char *const names[] = {
+	    "../etc/passwd",
+	    "boot/../../etc/shadow",
+	    "boot/debian/bookworm/etc/shadow",
+	    "boot/debian/bookworm/../bookworm/etc/shadow",
+	    "/etc/passwd",
+	    "//etc/shadow",
+	    "boot\\..\\..\\etc\\shadow",
+	    "..\\..\\etc\\passwd",
+	    "boot/debian/bookworm/boot/../etc/shadow",
+	    "debian/bookworm/etc/shadow",
+	    "sub/../../rootfs/debian/bookworm/etc/shadow",
+	    "boot/debian/bookworm/boot/",
+	    "sub/dir",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		uint8_t req[512];
+		const char *parts[] = {names[i], "octet", NULL};
+		unsigned code = 99;
+		int op = raw_first_reply(req, build_req(req, sizeof req, 1, parts), &code, NULL, 0);
+		ck_assert_msg(op == 5 && (code == 1 || code == 2), "%s: reply opcode %d code %u", names[i], op, code);
+		char out[400];
+		out_path("esc", out, sizeof out);
+		unlink(out);
+		ck_assert_msg(curl_get(names[i], out, NULL) != 0, "curl got %s", names[i]);
+		size_t l = 0;
+		char *got = slurp(out, &l);
+		ck_assert_msg(!got || !memmem(got, l, SECRET, strlen(SECRET)), "secret leaked via %s", names[i]);
+		free(got);
+	}
+	/* a NUL inside the name: the rest becomes the mode, which is refused */
+	static const uint8_t nul1[] = "\0\1boot/debian/bookworm/boot/vmlinuz-6.1.0-21-amd64\0/../../etc/shadow\0octet\0";
+	unsigned code = 99;
+	ck_assert_int_eq(raw_first_reply(nul1, sizeof nul1 - 1, &code, NULL, 0), 5);
+	ck_assert_uint_eq(code, 4);
+	static const uint8_t nul2[] = "\0\1etc\0\0octet\0";
+	ck_assert_int_eq(raw_first_reply(nul2, sizeof nul2 - 1, &code, NULL, 0), 5);
+	ck_assert_uint_eq(code, 4);
+	/* control bytes in the name */
+	static const uint8_t ctl[] = "\0\1boot/\x01\x7f\xff/x\0octet\0";
+	ck_assert_int_eq(raw_first_reply(ctl, sizeof ctl - 1, &code, NULL, 0), 5);
+	ck_assert(code == 1 || code == 2);
+	ck_assert(itest_log_contains(&srv, "refused file=\"boot/\\x01\\x7f\\xff/x\""));
+	ck_assert(!itest_log_contains(&srv, SECRET));
+}
+END_TEST
+
+START_TEST(test_wrq_refused)
+{
+	uint8_t req[128];
+	const char *parts[] = {"upload.bin", "octet", NULL};
+	unsigned code = 99;
+	ck_assert_int_eq(raw_first_reply(req, build_req(req, sizeof req, 2, parts), &code, NULL, 0), 5);
+	ck_assert_uint_eq(code, 2);
+	const char *parts2[] = {"mb.bin", "octet", "blksize", "1468", NULL};
+	ck_assert_int_eq(raw_first_reply(req, build_req(req, sizeof req, 2, parts2), &code, NULL, 0), 5);
+	ck_assert_uint_eq(code, 2);
+	char p[600];
+	snprintf(p, sizeof p, "%s/upload.bin", static_dir);
+	struct stat st;
+	ck_assert_int_ne(stat(p, &st), 0);
+	ck_assert(itest_log_contains(&srv, "reason=\"write request\""));
+}
+END_TEST
+
+START_TEST(test_malformed)
+{
+#define P(s) s, sizeof(s) - 1
+	static const struct {
+		const char *pkt;
+		size_t len;
+		int answered; /* 1: ERROR 4 expected; 0: silence */
+	} cases[] = {
+	    {P("\0\1"), 1},                    /* RRQ without a name */
+	    {P("\0\1\0octet\0"), 1},           /* empty name */
+	    {P("\0\1mb.bin"), 1},              /* no NUL after the name */
+	    {P("\0\1mb.bin\0octet"), 1},       /* no NUL after the mode */
+	    {P("\0\1mb.bin\0mail\0"), 1},      /* obsolete mode */
+	    {P("\0\0mb.bin\0octet\0"), 1},     /* opcode 0 */
+	    {P("\0\11mb.bin\0octet\0"), 1},    /* opcode 9 */
+	    {P("\377\377mb.bin\0octet\0"), 1}, /* opcode 65535 */
+	    {P("\0\4\0\1"), 1},                /* ACK to the request port */
+	    {P("\0\3\0\1data"), 1},            /* DATA to the request port */
+	    {P("\0\5\0\1oops\0"), 0},          /* ERROR is never answered */
+	    {P("\0"), 1},
+	};
+#undef P
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		unsigned code = 99;
+		int op = raw_first_reply((const uint8_t *)cases[i].pkt, cases[i].len, &code, NULL, 0);
+		if (cases[i].answered) {
+			ck_assert_msg(op == 5 && code == 4, "case %zu: opcode %d code %u", i, op, code);
+		} else {
+			ck_assert_msg(op == -1, "case %zu answered", i);
+		}
+	}
+	/* the server still works */
+	struct raw_result r;
+	ck_assert_int_eq(raw_get("odd.bin", NULL, &r), 0);
+	ck_assert_uint_eq(r.len, 1469);
+	free(r.data);
+}
+END_TEST
+
+/* A packet from another port gets ERROR 5 and does not disturb the transfer. */
+START_TEST(test_wrong_tid)
+{
+	uint8_t req[128], buf[2048];
+	const char *parts[] = {KERNEL, "octet", NULL};
+	size_t n = build_req(req, sizeof req, 1, parts);
+	int fd = raw_socket(), intruder = raw_socket();
+	struct sockaddr_in to = server_addr(), tid, from;
+	raw_send(fd, &to, req, n);
+	ssize_t k = raw_recv(fd, buf, sizeof buf, &tid, 2000);
+	ck_assert_int_eq(k, 4 + 512);
+	ck_assert_uint_eq(get16(buf), 3);
+	ck_assert_uint_eq(get16(buf + 2), 1);
+	sbuf got = SBUF_INIT;
+	sbuf_append(&got, buf + 4, 512);
+	/* the intruder ACKs block 1 and then sends garbage */
+	send_ack(intruder, &tid, 1);
+	k = raw_recv(intruder, buf, sizeof buf, &from, 2000);
+	ck_assert_int_ge(k, 4);
+	ck_assert_uint_eq(get16(buf), 5);
+	ck_assert_uint_eq(get16(buf + 2), 5);
+	ck_assert_uint_eq(from.sin_port, tid.sin_port);
+	raw_send(intruder, &tid, "\0\5\0\0stop\0", 10);
+	k = raw_recv(intruder, buf, sizeof buf, &from, 2000);
+	ck_assert_int_ge(k, 4);
+	ck_assert_uint_eq(get16(buf + 2), 5);
+	/* the intruder's ACK moved nothing: block 2 has not been sent */
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &from, 100), -1);
+	send_ack(fd, &tid, 1);
+	for (unsigned expect = 2;; expect++) {
+		k = raw_recv(fd, buf, sizeof buf, &from, 2000);
+		ck_assert_int_ge(k, 4);
+		ck_assert_uint_eq(from.sin_port, tid.sin_port);
+		ck_assert_uint_eq(get16(buf), 3);
+		if (get16(buf + 2) != expect) /* a retransmission after a slow ACK */
+			continue;
+		sbuf_append(&got, buf + 4, (size_t)k - 4);
+		send_ack(fd, &tid, expect);
+		if (k < 4 + 512)
+			break;
+	}
+	close(fd);
+	close(intruder);
+	char src[600];
+	src_path(KERNEL, src, sizeof src);
+	size_t sl;
+	char *s = slurp(src, &sl);
+	ck_assert_uint_eq(got.len, sl);
+	ck_assert_int_eq(memcmp(got.data, s, sl), 0);
+	free(s);
+	sbuf_free(&got);
+}
+END_TEST
+
+/* Duplicate ACKs never cause duplicate bursts (Sorcerer's Apprentice); a partial ACK in a window
+ * resends from there once (RFC 7440). */
+START_TEST(test_duplicate_acks)
+{
+	uint8_t req[128], buf[2048];
+	const char *parts[] = {"mb.bin", "octet", NULL};
+	int fd = raw_socket();
+	struct sockaddr_in to = server_addr(), tid, from;
+	raw_send(fd, &to, req, build_req(req, sizeof req, 1, parts));
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 2000), 516);
+	send_ack(fd, &tid, 1);
+	send_ack(fd, &tid, 1);
+	send_ack(fd, &tid, 1);
+	int data2 = 0;
+	while (raw_recv(fd, buf, sizeof buf, &from, 100) > 0)
+		data2 += get16(buf) == 3 && get16(buf + 2) == 2;
+	ck_assert_int_eq(data2, 1);
+	close(fd);
+
+	const char *wparts[] = {"mb.bin", "octet", "windowsize", "4", "blksize", "512", NULL};
+	fd = raw_socket();
+	raw_send(fd, &to, req, build_req(req, sizeof req, 1, wparts));
+	ssize_t k = raw_recv(fd, buf, sizeof buf, &tid, 2000);
+	ck_assert_int_gt(k, 2);
+	ck_assert_uint_eq(get16(buf), 6);
+	ck_assert_ptr_nonnull(memmem(buf, (size_t)k, "windowsize\0" "4", 13));
+	send_ack(fd, &tid, 0);
+	unsigned seen[16] = {0}, ns = 0;
+	while (ns < 16 && raw_recv(fd, buf, sizeof buf, &from, 60) > 0)
+		seen[ns++] = get16(buf + 2);
+	ck_assert_uint_eq(ns, 4);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_uint_eq(seen[i], i + 1);
+	send_ack(fd, &tid, 2); /* "got 1..2, resend from 3" */
+	ns = 0;
+	while (ns < 16 && raw_recv(fd, buf, sizeof buf, &from, 60) > 0)
+		seen[ns++] = get16(buf + 2);
+	ck_assert_uint_eq(ns, 4);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_uint_eq(seen[i], i + 3);
+	send_ack(fd, &tid, 2); /* the same ACK again: ignored (the server's timeout is 300 ms) */
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &from, 100), -1);
+	raw_send(fd, &tid, "\0\5\0\0done\0", 10); /* ERROR from the client ends the session */
+	close(fd);
+	for (int i = 0; i < 50 && !itest_log_contains(&srv, "outcome=aborted"); i++)
+		usleep(20000);
+	ck_assert(itest_log_contains(&srv, "outcome=aborted client_error=0:\"done\""));
+}
+END_TEST
+
+static int metrics_active(void)
+{
+	char *out = NULL;
+	int rc = itest_run(&out, "curl -s http://127.0.0.1:%u/metrics", srv.http_port);
+	int v = -1;
+	const char *p = out ? strstr(out, "\nautopxe_tftp_active_sessions ") : NULL;
+	if (rc == 0 && p)
+		v = atoi(p + strlen("\nautopxe_tftp_active_sessions "));
+	free(out);
+	return v;
+}
+
+/* A client that sends RRQ and vanishes: after the retries its session is gone. */
+START_TEST(test_vanishing_client)
+{
+	uint8_t req[128], buf[2048];
+	const char *parts[] = {"two-blocks.bin", "octet", NULL};
+	int fd = raw_socket();
+	struct sockaddr_in to = server_addr(), from;
+	raw_send(fd, &to, req, build_req(req, sizeof req, 1, parts));
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &from, 2000), 516);
+	ck_assert_int_eq(metrics_active(), 1);
+	close(fd);
+	/* 300 + 600 + 1200 + 2400 ms of retransmissions, then the session ends */
+	int found = 0;
+	for (int i = 0; i < 150 && !found; i++) {
+		found = itest_run(NULL, "grep -q 'file=\"two-blocks.bin\" bytes=0 .*retransmits=3 outcome=timeout' '%s'",
+		                  srv.log) == 0;
+		if (!found)
+			usleep(100000);
+	}
+	ck_assert_msg(found, "no outcome=timeout line");
+	ck_assert_int_eq(metrics_active(), 0);
+}
+END_TEST
+
+/* Dual stack: [::]:port serves IPv4 and IPv6 clients, each answered from the address it asked. */
+START_TEST(test_ipv6_dual_stack)
+{
+	unsigned port = itest_free_port(SOCK_DGRAM);
+	char out[400];
+	out_path("v6", out, sizeof out);
+	ck_assert_int_eq(itest_stop(&srv), 0);
+	ck_assert_int_eq(truncate(srv.log, 0), 0); /* itest_start waits for a fresh "serving" line */
+	char lst[64];
+	snprintf(lst, sizeof lst, "[::]:%u", port);
+	const char *extra[] = {"--tftp-listen", lst, NULL};
+	ck_assert_int_eq(itest_start(&srv, 0, 0, extra), 0);
+	int rc = itest_run(NULL, "curl -sS -o '%s' 'tftp://[::1]:%u/mb.bin'", out, port);
+	ck_assert_int_eq(rc, 0);
+	assert_same_file(out, "mb.bin");
+	unlink(out);
+	rc = itest_run(NULL, "curl -sS -o '%s' 'tftp://127.0.0.1:%u/" KERNEL "'", out, port);
+	ck_assert_int_eq(rc, 0);
+	assert_same_file(out, KERNEL);
+	ck_assert(itest_log_contains(&srv, "tftp: [::1]:"));
+	ck_assert(itest_log_contains(&srv, "tftp: 127.0.0.1:"));
+	/* a menu over IPv6 */
+	unlink(out);
+	rc = itest_run(NULL, "curl -sS -o '%s' 'tftp://[::1]:%u/autopxe-" MAC_RAW "'", out, port);
+	ck_assert_int_eq(rc, 0);
+	size_t l;
+	char *m = slurp(out, &l);
+	ck_assert(m && strncmp(m, "#!ipxe", 6) == 0);
+	free(m);
+}
+END_TEST
+
+Suite *tftp_it_suite(void)
+{
+	Suite *s = suite_create("tftp_it");
+	TCase *tc = tcase_create("clients");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 240);
+	tcase_add_test(tc, test_curl_files);
+	tcase_add_test(tc, test_tftp_hpa);
+	tcase_add_test(tc, test_netascii);
+	tcase_add_test(tc, test_atftp);
+	tcase_add_test(tc, test_menu_spellings);
+	tcase_add_test(tc, test_menu_tsize);
+	tcase_add_test(tc, test_200_concurrent);
+	tcase_add_test(tc, test_path_escapes);
+	tcase_add_test(tc, test_wrq_refused);
+	tcase_add_test(tc, test_malformed);
+	tcase_add_test(tc, test_wrong_tid);
+	tcase_add_test(tc, test_duplicate_acks);
+	tcase_add_test(tc, test_ipv6_dual_stack);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("big");
+	tcase_add_checked_fixture(tc, setup_big, teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_rollover);
+	tcase_add_test(tc, test_100mib);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, setup_caps, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_per_client_cap);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("vanish");
+	tcase_add_checked_fixture(tc, setup_http, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_vanishing_client);
+	suite_add_tcase(s, tc);
+	return s;
+}
