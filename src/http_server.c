@@ -764,9 +764,9 @@ int http_server_start(struct http_server *s)
 		return -EINVAL;
 	atomic_store(&s->starting, 1);
 	{
-		/* the logger first, so that libmicrohttpd's messages about the other options reach it */
+		/* libmicrohttpd wants the logger as the very first variadic option (not inside the array), so that
+		 * its messages about the other options reach it */
 		struct MHD_OptionItem opts[] = {
-		    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, s},
 		    {MHD_OPTION_LISTEN_SOCKET, s->fd, NULL},
 		    {MHD_OPTION_CONNECTION_LIMIT, s->max_conns, NULL},
 		    {MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->per_ip, NULL},
@@ -779,7 +779,8 @@ int http_server_start(struct http_server *s)
 		    {s->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, s->threads, NULL},
 		    {MHD_OPTION_END, 0, NULL},
 		};
-		s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+		s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+		                          MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	}
 	atomic_store(&s->starting, 0);
 	if (!s->mhd) {
