@@ -366,8 +366,18 @@ static int idx_cmp(const void *a, const void *b, void *names)
 	return strcmp(v[*(const size_t *)a], v[*(const size_t *)b]);
 }
 
-/* List dir (absolute), sorted, dot-entries left out. 0 or -errno. */
-static int x_list(struct xctx *x, const char *dir, struct x_names *out)
+static int is_image_name(const char *n);
+
+/* Which names a listing keeps (the others are never looked at: spares allocations on big trees). */
+enum x_keep { KEEP_ALL, KEEP_MEDIA /* *.iso and image names */, KEEP_IMAGES };
+
+static int x_keep(enum x_keep k, const char *n)
+{
+	return k == KEEP_ALL || is_image_name(n) || (k == KEEP_MEDIA && ends_with_ci(n, ".iso"));
+}
+
+/* List dir (absolute), sorted, dot-entries and names `keep` refuses left out. 0 or -errno. */
+static int x_list(struct xctx *x, const char *dir, enum x_keep keep, struct x_names *out)
 {
 	memset(out, 0, sizeof(*out));
 	DIR *d = opendir(dir);
@@ -376,7 +386,7 @@ static int x_list(struct xctx *x, const char *dir, struct x_names *out)
 	struct dirent *de;
 	struct x_names tmp = {0};
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' || !x_keep(keep, de->d_name))
 			continue;
 		if (tmp.n == tmp.cap) {
 			size_t nc = tmp.cap ? tmp.cap * 2 : 16;
@@ -465,7 +475,7 @@ static void x_images_in(struct xctx *x, struct scan_release *r, const char *dir,
 	struct x_names n;
 	char d[X_PATH];
 	(void)x_fmt(d, sizeof(d), "%s%s%s", dir, *sub ? "/" : "", sub);
-	if (x_list(x, d, &n))
+	if (x_list(x, d, KEEP_IMAGES, &n))
 		return;
 	for (size_t i = 0; i < n.n && !x->oom; i++) {
 		const char *nm = n.v[i];
@@ -526,7 +536,7 @@ static void x_images_in(struct xctx *x, struct scan_release *r, const char *dir,
 static void x_release_dir(struct xctx *x, const char *distro, const char *release, const char *abs)
 {
 	struct x_names n;
-	if (x_list(x, abs, &n))
+	if (x_list(x, abs, KEEP_MEDIA, &n))
 		return;
 	struct scan_release *rel = NULL;
 	for (size_t i = 0; i < x->cat->n_distros && !rel; i++) {
@@ -598,7 +608,7 @@ static void x_iso_dir(struct xctx *x, const char *dir, int explicit_dir)
 	}
 	free(x->cat->iso_dir);
 	x->cat->iso_dir = real;
-	if (x_list(x, real, &n))
+	if (x_list(x, real, KEEP_MEDIA, &n))
 		return;
 	for (size_t i = 0; i < n.n && !x->oom; i++) {
 		const char *nm = n.v[i];
@@ -635,7 +645,7 @@ static void x_walk(struct xctx *x)
 {
 	struct x_names ds;
 	const char *root = x->cat->root;
-	if (x_list(x, root, &ds))
+	if (x_list(x, root, KEEP_ALL, &ds))
 		return;
 	for (size_t i = 0; i < ds.n && !x->oom; i++) {
 		char dabs[X_PATH];
@@ -645,7 +655,7 @@ static void x_walk(struct xctx *x)
 		if (x->cat->iso_dir && strcmp(dabs, x->cat->iso_dir) == 0)
 			continue; /* ISOPath inside the root: done already */
 		struct x_names rs;
-		if (x_list(x, dabs, &rs))
+		if (x_list(x, dabs, KEEP_ALL, &rs))
 			continue;
 		for (size_t j = 0; j < rs.n && !x->oom; j++) {
 			char rabs[X_PATH];

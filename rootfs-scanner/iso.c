@@ -34,7 +34,7 @@
  *   instead of the image and clients are served plain files (sendfile, Range).
  */
 
-#define ISO_MAX_ENTRIES 500000
+#define ISO_MAX_ENTRIES 200000 /* a RHEL DVD has ~10,000 */
 #define ISO_MAX_PATH 1024
 #define ISO_MAX_TEXT (64 * 1024)
 #define ISO_MAX_BOOTS 32
@@ -329,6 +329,50 @@ static struct archive *iso_open(int fd, char *err, size_t errlen)
 	return a;
 }
 
+/* libarchive trusts the sizes the descriptors state and reads whole directories into memory: a 64 KiB
+ * file claiming a 4 GiB volume or root directory makes it allocate 4 GiB (found by tests/fuzz/fuzz_iso.c).
+ * Refuse such images first (a partly copied image looks the same). Checks the volume size and the root
+ * directory record of the primary and supplementary volume descriptors; deeper directories are checked
+ * by libarchive against the volume size, which is then at most the file size. */
+static int iso_sane(int fd, char *err, size_t errlen)
+{
+	struct stat st;
+	unsigned char vd[2048];
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	int seen = 0;
+	for (int i = 16; i < 16 + 32; i++) {
+		ssize_t n = pread(fd, vd, sizeof(vd), (off_t)i * 2048);
+		if (n != (ssize_t)sizeof(vd) || memcmp(vd + 1, "CD001", 5) != 0)
+			break;
+		if (vd[0] == 255)
+			break;
+		if (vd[0] != 1 && vd[0] != 2)
+			continue;
+		uint64_t blocks = (uint64_t)vd[80] | (uint64_t)vd[81] << 8 | (uint64_t)vd[82] << 16 | (uint64_t)vd[83] << 24;
+		uint64_t bs = (uint64_t)vd[128] | (uint64_t)vd[129] << 8;
+		if (blocks * bs > (uint64_t)st.st_size) {
+			set_err(err, errlen, "image is shorter (%llu bytes) than its volume (%llu bytes): still being copied?",
+			        (unsigned long long)st.st_size, (unsigned long long)(blocks * bs));
+			return -EINVAL;
+		}
+		/* the root directory record (at 156): extent (LE at +2) and length (LE at +10), read whole too */
+		const unsigned char *rr = vd + 156;
+		uint64_t rext = (uint64_t)rr[2] | (uint64_t)rr[3] << 8 | (uint64_t)rr[4] << 16 | (uint64_t)rr[5] << 24;
+		uint64_t rlen = (uint64_t)rr[10] | (uint64_t)rr[11] << 8 | (uint64_t)rr[12] << 16 | (uint64_t)rr[13] << 24;
+		if (rext * bs + rlen > (uint64_t)st.st_size) {
+			set_err(err, errlen, "damaged ISO 9660 image: its root directory lies beyond the end of the file");
+			return -EINVAL;
+		}
+		seen = 1;
+	}
+	if (!seen) {
+		set_err(err, errlen, "not an ISO 9660 image (no volume descriptor; UDF-only images are not supported)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Read the current entry's data (at most max bytes) into a new buffer. */
 static char *read_small(struct archive *a, size_t max, size_t *n)
 {
@@ -351,14 +395,22 @@ static char *read_small(struct archive *a, size_t max, size_t *n)
 static int iso_list(int fd, struct elist *L, char **treeinfo, size_t *tn, char **diskinfo, size_t *dn, char *err,
                     size_t errlen)
 {
+	int rc = iso_sane(fd, err, errlen), r, roots = 0;
+	if (rc)
+		return rc;
 	struct archive *a = iso_open(fd, err, errlen);
 	struct archive_entry *e;
-	int rc = 0, r;
 	if (!a)
 		return -EINVAL;
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		char norm[ISO_MAX_PATH];
 		const char *pn = archive_entry_pathname(e);
+		if (pn && iso_norm(pn, norm, sizeof(norm)) == 0 && !norm[0] && ++roots > 1) {
+			/* libarchive starts over at the root of a damaged image, forever (found by fuzz_iso) */
+			set_err(err, errlen, "damaged ISO 9660 image: its directories loop");
+			rc = -EINVAL;
+			break;
+		}
 		if (!pn || iso_norm(pn, norm, sizeof(norm)) || !norm[0])
 			continue;
 		if (L->n >= ISO_MAX_ENTRIES) {
