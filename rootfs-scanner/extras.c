@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -802,4 +803,75 @@ int scan_rootfs_opts(const char *root, const struct scan_options *opts, struct c
 	}
 	(*out)->scan_us = now_us() - t0;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- printing (autopxe scan) */
+
+static json_t *x_jstr(const char *s)
+{
+	if (!s)
+		return json_null();
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	char clean[1024];
+	return json_string(sanitize(s, strlen(s), clean, sizeof(clean)));
+}
+
+void scan_release_extras_json(const struct scan_release *r, void *jrv)
+{
+	json_t *jr = jrv;
+	if (r->iso) {
+		json_t *o = json_object();
+		json_object_set_new(o, "file", x_jstr(r->iso->file));
+		json_object_set_new(o, "served", x_jstr(r->iso->served));
+		json_object_set_new(o, "label", x_jstr(r->iso->label));
+		json_object_set_new(o, "info", x_jstr(r->iso->info));
+		json_object_set_new(o, "layout", x_jstr(r->iso->layout));
+		json_object_set_new(o, "cache_key", x_jstr(r->iso->cache_key));
+		json_object_set_new(o, "size", json_integer((json_int_t)r->iso->size));
+		json_object_set_new(jr, "iso", o);
+	}
+	if (r->n_images) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < r->n_images; i++) {
+			const struct scan_image *im = &r->images[i];
+			json_t *o = json_object();
+			json_object_set_new(o, "path", x_jstr(im->path));
+			json_object_set_new(o, "type", x_jstr(im->type));
+			json_object_set_new(o, "uuid", x_jstr(im->uuid));
+			json_object_set_new(o, "label", x_jstr(im->label));
+			json_object_set_new(o, "size", json_integer((json_int_t)im->size));
+			json_array_append_new(a, o);
+		}
+		json_object_set_new(jr, "images", a);
+	}
+}
+
+void scan_catalog_extras_print(const struct catalog *cat, FILE *f)
+{
+	int head = 0;
+	for (size_t i = 0; i < cat->n_distros; i++) {
+		for (size_t j = 0; j < cat->distros[i].n_releases; j++) {
+			const struct scan_release *r = &cat->distros[i].releases[j];
+			char a[1024], b[256], c[256];
+			if (!r->iso && !r->n_images)
+				continue;
+			if (!head++)
+				fprintf(f, "images:\n");
+			if (r->iso)
+				fprintf(f, "  %s/%s: ISO %s, label '%s', layout %s\n", cat->distros[i].name, r->name,
+				        sanitize(r->iso->file, strlen(r->iso->file), a, sizeof(a)),
+				        r->iso->label ? sanitize(r->iso->label, strlen(r->iso->label), b, sizeof(b)) : "",
+				        r->iso->layout ? r->iso->layout : "?");
+			for (size_t k = 0; k < r->n_images; k++) {
+				const struct scan_image *im = &r->images[k];
+				fprintf(f, "  %s/%s: %s %s UUID=%s LABEL=%s\n", cat->distros[i].name, r->name, im->path, im->type,
+				        im->uuid ? im->uuid : "", im->label ? sanitize(im->label, strlen(im->label), c, sizeof(c)) : "");
+			}
+		}
+	}
+	char d[1024];
+	if (cat->cache_dir)
+		fprintf(f, "cache: %s\n", sanitize(cat->cache_dir, strlen(cat->cache_dir), d, sizeof(d)));
 }

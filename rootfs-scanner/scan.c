@@ -944,6 +944,7 @@ static void sc_print_json(const struct catalog *cat, FILE *f)
 				json_array_append_new(ks, sc_json_kernel(&r->kernels[k]));
 			json_object_set_new(jr, "kernels", ks);
 			json_object_set_new(jr, "default", sc_json_kernel(r->default_kernel));
+			scan_release_extras_json(r, jr); /* ISO and image data (extras.c) */
 			json_array_append_new(rs, jr);
 		}
 		json_object_set_new(jd, "releases", rs);
@@ -1030,6 +1031,7 @@ static void sc_print_table(const struct catalog *cat, FILE *f)
 	fprintf(f, "%zu distros, %zu releases, %zu kernels; scanned %s in %llu.%03llu ms\n", cat->n_distros,
 		cat->n_releases, cat->n_kernels, root, (unsigned long long)(cat->scan_us / 1000),
 		(unsigned long long)(cat->scan_us % 1000));
+	scan_catalog_extras_print(cat, f); /* ISO and image data (extras.c) */
 	if (cat->n_skipped) {
 		fprintf(f, "skipped:\n");
 		for (size_t i = 0; i < cat->n_skipped; i++)

@@ -124,6 +124,10 @@ int scan_rootfs_opts(const char *root, const struct scan_options *opts, struct c
  * cache_dir, iso_dir); catalog_free calls scan_catalog_extras_free. */
 void scan_release_extras_free(struct scan_release *r);
 void scan_catalog_extras_free(struct catalog *cat);
+/* Printing hooks of catalog_print (extras.c): add "iso" and "images" to a release's JSON object
+ * (jr is a json_t *), and an "images:" section after the table. */
+void scan_release_extras_json(const struct scan_release *r, void *jr);
+void scan_catalog_extras_print(const struct catalog *cat, FILE *f);
 /* The default cache dir: /var/cache/autopxe when it is (or can be made) writable, else
  * /tmp/autopxe-cache-<uid> (made 0700, must be ours). Writes into buf; 0 or -errno. */
 int scan_cache_dir_default(char *buf, size_t len);

@@ -658,6 +658,22 @@ START_TEST(test_catalog)
 	ck_assert_ptr_null(find_skip(cat, "debian/bookworm/boot/initrd-6.1.0-21-amd64.img"));
 	for (size_t i = 1; i < cat->n_skipped; i++)
 		ck_assert_int_le(strcmp(cat->skipped[i - 1].path, cat->skipped[i].path), 0);
+	/* autopxe scan shows them: table section and JSON keys */
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *mf = open_memstream(&buf, &blen);
+	catalog_print(cat, mf, 0);
+	fclose(mf);
+	ck_assert_ptr_nonnull(strstr(buf, "\nimages:\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "  debian/bookworm: debian/bookworm/boot/a.ext4 ext4 UUID=0f0e0d0c-"));
+	ck_assert_ptr_nonnull(strstr(buf, "label 'Debian 12.5.0 amd64 n', layout d-i\n"));
+	free(buf);
+	mf = open_memstream(&buf, &blen);
+	catalog_print(cat, mf, 1);
+	fclose(mf);
+	ck_assert_ptr_nonnull(strstr(buf, "\"label\": \"Rocky-9-3-x86_64-dvd\""));
+	ck_assert_ptr_nonnull(strstr(buf, "\"type\": \"squashfs\""));
+	free(buf);
 	catalog_free(cat);
 
 	/* rescanning: the cache answers (same result), and options turn the extras off */
