@@ -63,7 +63,7 @@ struct config {
 
 	char *static_dir;    /* StaticDir, NULL = none */
 	char *ipxe_dir;      /* IPXEDir, default AUTOPXE_DATADIR "/ipxe" */
-	char *templates_dir; /* TemplatesDir, NULL = search ./templates then AUTOPXE_DATADIR "/templates" */
+	char *templates_dir; /* TemplatesDir, NULL = the built-in copies of templates/ */
 	char *iso_dir;       /* ISOPath, NULL = RootfsPath/iso */
 	char *cache_dir;     /* CacheDir (boot files extracted from ISOs), NULL = /var/cache/autopxe when
 	                        writable, else /tmp/autopxe-cache-<uid> (docs/catalog.md) */
