@@ -635,8 +635,13 @@ static void x_iso_dir(struct xctx *x, const char *dir, int explicit_dir)
 		(void)x_fmt(stem, sizeof(stem), "%.*s", (int)(strlen(nm) - 4), nm);
 		x_iso(x, "iso", stem, served, target);
 		free(target);
-		x_list_add(x, &x->covered, &x->n_cov, &x->cap_cov, served);
-		x_list_add(x, &x->covered, &x->n_cov, &x->cap_cov, "iso");
+		/* ISOPath inside RootfsPath: the scanner saw this file as a release that is not a directory */
+		char in_root[X_PATH], covered[X_PATH];
+		if (under_root(x->cat->root, real, in_root, sizeof(in_root)) == 0 &&
+		    x_fmt(covered, sizeof(covered), "%s/%s", in_root, nm) == 0) {
+			x_list_add(x, &x->covered, &x->n_cov, &x->cap_cov, covered);
+			x_list_add(x, &x->covered, &x->n_cov, &x->cap_cov, in_root);
+		}
 	}
 	names_free(&n);
 }

@@ -862,6 +862,40 @@ START_TEST(test_render)
 }
 END_TEST
 
+/* ISOPath outside RootfsPath: still distro "iso", served as boot/iso/<name>.iso from its real place. */
+START_TEST(test_iso_dir_outside_root)
+{
+	char root[512], isodir[512], iso[512], cache[512], err[512];
+	snprintf(root, sizeof(root), "%s/root", tmpdir);
+	snprintf(isodir, sizeof(isodir), "%s/images", tmpdir);
+	snprintf(cache, sizeof(cache), "%s/cache", tmpdir);
+	mkfile(root, "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64", 3000, 1);
+	build_case(&layouts[6], iso, sizeof(iso)); /* arch */
+	sh("mkdir -p '%s' && cp '%s' '%s/archlinux-2024.02.01-x86_64.iso'", isodir, iso, isodir);
+	struct scan_options o = {.iso_dir = isodir, .cache_dir = cache};
+	struct catalog *cat = NULL;
+	ck_assert_int_eq(scan_rootfs_opts(root, &o, &cat, err, sizeof(err)), 0);
+	const struct scan_release *r = catalog_release(cat, "iso", "archlinux-2024.02.01-x86_64");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->kernels[0].id, "linux");
+	ck_assert_ptr_nonnull(strstr(cat->iso_dir, "/images"));
+	struct diag d;
+	diag_init(&d);
+	struct vfs *v = vfs_new(NULL, cat, &d);
+	static const char name[] = "boot/iso/archlinux-2024.02.01-x86_64.iso";
+	struct stat st;
+	int fd = vfs_open(v, name, strlen(name), &st, NULL);
+	ck_assert_int_ge(fd, 0);
+	struct stat want;
+	ck_assert_int_eq(stat(iso, &want), 0);
+	ck_assert_int_eq(st.st_size, want.st_size);
+	close(fd);
+	vfs_free(v);
+	diag_free(&d);
+	catalog_free(cat);
+}
+END_TEST
+
 START_TEST(test_default_cache_dir)
 {
 	char buf[512];
@@ -889,6 +923,7 @@ Suite *iso_suite(void)
 	tcase_add_test(tc, test_catalog);
 	tcase_add_test(tc, test_vfs);
 	tcase_add_test(tc, test_render);
+	tcase_add_test(tc, test_iso_dir_outside_root);
 	tcase_add_test(tc, test_default_cache_dir);
 	suite_add_tcase(s, tc);
 	return s;
