@@ -1,4 +1,4 @@
-/* extras.c - the live catalog on top of scan_rootfs: ISO images become releases, releases get their filesystem images. */
+/* extras.c - the live catalog over scan_rootfs: ISO images become releases, releases get their filesystem images. */
 #include "scan.h"
 #include "log.h"
 #include "util.h"
@@ -871,8 +871,9 @@ void scan_catalog_extras_print(const struct catalog *cat, FILE *f)
 				        r->iso->layout ? r->iso->layout : "?");
 			for (size_t k = 0; k < r->n_images; k++) {
 				const struct scan_image *im = &r->images[k];
+				const char *lab = im->label ? sanitize(im->label, strlen(im->label), c, sizeof(c)) : "";
 				fprintf(f, "  %s/%s: %s %s UUID=%s LABEL=%s\n", cat->distros[i].name, r->name, im->path, im->type,
-				        im->uuid ? im->uuid : "", im->label ? sanitize(im->label, strlen(im->label), c, sizeof(c)) : "");
+				        im->uuid ? im->uuid : "", lab);
 			}
 		}
 	}

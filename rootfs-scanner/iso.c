@@ -145,7 +145,7 @@ static void set_err(char *err, size_t len, const char *fmt, ...)
 /* A printable, trimmed copy of text (first line only), or NULL when nothing is left. */
 static char *iso_text(const char *s, size_t n)
 {
-	char line[256];
+	char line[256] = "";
 	size_t o = 0;
 	while (n && (*s == ' ' || *s == '\t')) {
 		s++;
@@ -631,7 +631,8 @@ static int find_initrd(const struct pctx *c, const char *dir, const char *kb, ch
 }
 
 /* The id for kernel basename kb found in a dir whose layout names it def_id:
- * "vmlinuz" -> def_id, "vmlinuz-6.1.0-18-amd64" -> "6.1.0-18-amd64", "hwe-vmlinuz" -> "hwe", "vmlinuz1" -> def_id"1". */
+ * "vmlinuz" -> def_id, "vmlinuz-6.1.0-18-amd64" -> "6.1.0-18-amd64", "hwe-vmlinuz" -> "hwe",
+ * "vmlinuz1" -> def_id"1". */
 static void kernel_id(const char *kb, const char *def_id, char *out, size_t outsz)
 {
 	const char *kw = kernel_word(kb);
@@ -855,7 +856,8 @@ int scan_iso_probe_fd(int fd, struct scan_iso_probe **out, char *err, size_t err
 
 int scan_iso_cache_key(const struct stat *st, char *buf, size_t len)
 {
-	unsigned long long mt = (unsigned long long)st->st_mtim.tv_sec * 1000000000ULL + (unsigned long long)st->st_mtim.tv_nsec;
+	unsigned long long mt =
+	    (unsigned long long)st->st_mtim.tv_sec * 1000000000ULL + (unsigned long long)st->st_mtim.tv_nsec;
 	int n = snprintf(buf, len, "%llx-%llx-%llx-%llx", (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
 	                 (unsigned long long)st->st_size, mt);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
@@ -1023,7 +1025,8 @@ out:
 static int wanted(const struct scan_iso_probe *p, const char *path)
 {
 	for (size_t i = 0; i < p->n_boots; i++)
-		if (!strcmp(p->boots[i].kernel_data, path) || (p->boots[i].initrd_data && !strcmp(p->boots[i].initrd_data, path)))
+		if (!strcmp(p->boots[i].kernel_data, path) ||
+		    (p->boots[i].initrd_data && !strcmp(p->boots[i].initrd_data, path)))
 			return 1;
 	return 0;
 }

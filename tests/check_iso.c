@@ -735,7 +735,8 @@ START_TEST(test_vfs)
 	    {"/boot/iso/debian-12.5.0-amd64-netinst.iso/install.amd/gtk/initrd.gz",
 	     "src-debian-netinst/install.amd/gtk/initrd.gz"},
 	    {"boot/iso/debian-12.5.0-amd64-netinst.iso", "root/iso/debian-12.5.0-amd64-netinst.iso"},
-	    {"boot/rocky/9.3/Rocky-9.3-x86_64-dvd.iso/images/pxeboot/initrd.img", "src-rocky-dvd/images/pxeboot/initrd.img"},
+	    {"boot/rocky/9.3/Rocky-9.3-x86_64-dvd.iso/images/pxeboot/initrd.img",
+	     "src-rocky-dvd/images/pxeboot/initrd.img"},
 	    {"boot/rocky/9.3/Rocky-9.3-x86_64-dvd.iso", "root/rocky/9.3/Rocky-9.3-x86_64-dvd.iso"},
 	    {"boot/debian/bookworm/rootfs.squashfs", "root/debian/bookworm/rootfs.squashfs"},
 	    {"boot/debian/bookworm/boot/a.ext4", "root/debian/bookworm/boot/a.ext4"},
@@ -833,7 +834,8 @@ START_TEST(test_render)
 	ck_assert_ptr_nonnull(strstr(m, ":iso/debian-12.5.0-amd64-netinst/gtk/stage2\n"));
 	free(m);
 	m = render(render_yaml, cat, "52:54:00:00:00:02", NULL);
-	ck_assert_ptr_nonnull(strstr(m, "echo autopxe: default 'iso/debian-12.5.0-amd64-netinst/gtk/nfs' not found: template "
+	ck_assert_ptr_nonnull(strstr(m, "echo autopxe: default 'iso/debian-12.5.0-amd64-netinst/gtk/nfs' not found: "
+	                                "template "
 	                                "'nfs' is not for iso/debian-12.5.0-amd64-netinst"));
 	free(m);
 	m = render(render_yaml, cat, "52:54:00:00:00:03", NULL);

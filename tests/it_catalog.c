@@ -184,7 +184,8 @@ START_TEST(test_iso_entries_and_downloads)
 	         "inst.repo=http://127.0.0.1:%u/boot/iso/debian-12.5.0-amd64-netinst.iso",
 	         srv.http_port);
 	ck_assert_msg(strstr(m, want) != NULL, "no %s in\n%s", want, m);
-	ck_assert_ptr_nonnull(strstr(m, "initrd --name initrd /boot/iso/debian-12.5.0-amd64-netinst.iso/install.amd/initrd.gz"));
+	ck_assert_ptr_nonnull(
+	    strstr(m, "initrd --name initrd /boot/iso/debian-12.5.0-amd64-netinst.iso/install.amd/initrd.gz"));
 	free(m);
 	m = http_get("/autopxe-" MAC "/rocky");
 	ck_assert_ptr_nonnull(m);
@@ -194,8 +195,8 @@ START_TEST(test_iso_entries_and_downloads)
 	/* image variables in a rootfs release's entries */
 	m = http_get("/autopxe-" MAC "/debian");
 	ck_assert_ptr_nonnull(m);
-	snprintf(want, sizeof want, "root=live:http://127.0.0.1:%u/boot/debian/bookworm/rootfs.squashfs rd.live.image uuid=",
-	         srv.http_port);
+	snprintf(want, sizeof want,
+	         "root=live:http://127.0.0.1:%u/boot/debian/bookworm/rootfs.squashfs rd.live.image uuid=", srv.http_port);
 	ck_assert_msg(strstr(m, want) != NULL, "no %s in\n%s", want, m);
 	free(m);
 	ck_assert_msg(itest_log_contains(&srv, "skipped debian/bookworm/junk.img: unknown or corrupt filesystem image"),
@@ -359,7 +360,8 @@ START_TEST(test_downloads_across_reloads)
 	ck_assert_int_gt(asprintf(&script,
 	                          "cd '%s/dl' && for i in $(seq 1 100); do "
 	                          "curl -s --max-time 120 --tftp-blksize 8192 -o t$i 'tftp://127.0.0.1:%u/boot/%s' & "
-	                          "curl -s --max-time 120 --limit-rate 1M -o h$i 'http://127.0.0.1:%u/boot/%s' & done; wait; "
+	                          "curl -s --max-time 120 --limit-rate 1M -o h$i 'http://127.0.0.1:%u/boot/%s' & "
+	                          "done; wait; "
 	                          "sha256sum t* h* | awk '{print $1}' | sort | uniq -c",
 	                          srv.dir, srv.tftp_port, name, srv.http_port, name),
 	                 0);
