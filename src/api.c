@@ -248,21 +248,13 @@ int api_host_json(const struct snapshot *s, const uint8_t mac[6], const char *ip
 	json_object_set_new(root, "kernel", jstr(bt.kernel->id));
 	json_object_set_new(root, "template", jstr(bt.tmpl ? bt.tmpl->key : NULL));
 	{
-		char rp[4200], url[8400], bid[1024], hex[13];
-		char ipb[64];
+		char rp[4200], url[8400];
 		sbuf cmd = SBUF_INIT;
-		snprintf(ipb, sizeof(ipb), "%s", ip ? ip : "");
-		mac_hexraw(mac, hex);
 		rootfs_path_of(cfg, s->cat, bt.release, rp, sizeof(rp));
-		snprintf(bid, sizeof(bid), "%s/%s/%s/%s", bt.distro->name, bt.release->name, bt.kernel_word,
-		         bt.tmpl ? bt.tmpl->key : "");
-		/* the same variables render.c gives a boot entry's command line */
-		const char *builtins[] = {"rootfs-path", rp,       "distro",   bt.distro->name,
-		                          "release",     bt.release->name, "kernel-version", bt.kernel->id,
-		                          "boot-id",     bid,      "template", bt.tmpl ? bt.tmpl->key : "",
-		                          "mac",         macs,     "mac-hexraw", hex,
-		                          "ip",          ipb,      NULL,       NULL};
-		if (bt.tmpl && expand_vars(bt.tmpl->value, builtins, cfg, &cmd) == 0)
+		/* exactly the command line the entry has in a menu fetched over HTTP (render.c) */
+		struct render_client cl = {.ip = ip ? ip : "", .via = RENDER_HTTP, .file_base = NULL};
+		memcpy(cl.mac, mac, 6);
+		if (bt.tmpl && render_boot_cmdline(cfg, s->cat, &bt, &cl, &cmd) == 0)
 			json_object_set_new(root, "cmdline", jstr(cmd.data ? cmd.data : ""));
 		else
 			json_object_set_new(root, "cmdline", json_null());

@@ -646,11 +646,10 @@ static int set_media_vars(struct rctx *x, const struct scan_release *r, const ch
 
 /* Fill one boot entry object. 0, 1 (left out: unsafe command line, warned) or -ENOMEM. */
 /* The entry becomes field `field` of parent, or (field NULL) a new item of the list parent. */
-static int fill_entry(struct rctx *x, struct tmpl_val *parent, const char *field, const struct scan_release *r,
-                      const char *distro, const struct scan_kernel *k, const char *kword, const struct cfg_kv *t,
-                      int is_default)
+/* The boot id (x->id) and expanded command line (x->cmd) of one entry. 0 or -ENOMEM. */
+static int entry_cmdline(struct rctx *x, const struct scan_release *r, const char *distro, const struct scan_kernel *k,
+                         const char *kword, const struct cfg_kv *t)
 {
-	struct tmpl_data *d = x->data;
 	const char *root = x->cfg && x->cfg->rootfs_path ? x->cfg->rootfs_path
 	                   : x->cat && x->cat->root      ? x->cat->root
 	                                                 : "";
@@ -677,7 +676,16 @@ static int fill_entry(struct rctx *x, struct tmpl_val *parent, const char *field
 	    img ? "image-type" : "", img ? im->type : "", img ? "image-uuid" : "", img && im->uuid ? im->uuid : "",
 	    img ? "image-label" : "", img && im->label ? im->label : "", NULL, NULL,
 	};
-	if ((rc = expand_vars(t->value, builtins, x->cfg, &x->cmd)))
+	return expand_vars(t->value, builtins, x->cfg, &x->cmd);
+}
+
+static int fill_entry(struct rctx *x, struct tmpl_val *parent, const char *field, const struct scan_release *r,
+                      const char *distro, const struct scan_kernel *k, const char *kword, const struct cfg_kv *t,
+                      int is_default)
+{
+	struct tmpl_data *d = x->data;
+	int rc;
+	if ((rc = entry_cmdline(x, r, distro, k, kword, t)))
 		return rc;
 	if (!ipxe_safe_value(x->cmd.data)) {
 		warn(x, "%s left out: its command line is not safe in an iPXE script", x->id.data);
@@ -915,6 +923,35 @@ static int build_distro(struct rctx *x, const struct scan_distro *sd)
 	/* default: TimeoutAction's item, else the host's default when it is here, else the first entry */
 	tmpl_set_str(d, x->root, "default_label", al ? al : def[0] ? def : first[0] ? first : "autopxe-back");
 	return tmpl_data_error(d);
+}
+
+int render_boot_cmdline(const struct config *cfg, const struct catalog *cat, const struct boot_target *bt,
+                        const struct render_client *cl, sbuf *out)
+{
+	struct rctx x;
+	int rc;
+	if (!bt || !bt->release || !bt->kernel || !bt->tmpl || !cl)
+		return -EINVAL;
+	memset(&x, 0, sizeof x);
+	x.cfg = cfg;
+	x.cat = cat;
+	x.cl = cl;
+	mac_colon(cl->mac, x.mac);
+	mac_hexraw(cl->mac, x.hex);
+	if (cl->ip && label_ok(cl->ip) && strlen(cl->ip) < sizeof x.ip)
+		snprintf(x.ip, sizeof x.ip, "%s", cl->ip);
+	x.base = cl->file_base && *cl->file_base && label_ok(cl->file_base) ? cl->file_base : "/";
+	rc = entry_cmdline(&x, bt->release, bt->distro->name, bt->kernel, bt->kernel_word, bt->tmpl);
+	if (!rc)
+		rc = sbuf_append(out, x.cmd.data ? x.cmd.data : "", x.cmd.len);
+	sbuf_free(&x.id);
+	sbuf_free(&x.cmd);
+	sbuf_free(&x.tmp);
+	sbuf_free(&x.iso_url);
+	sbuf_free(&x.iso_label);
+	sbuf_free(&x.image_path);
+	sbuf_free(&x.image_url);
+	return rc;
 }
 
 int render_menu(const struct config *cfg, const struct catalog *cat, const struct menu_templates *t,

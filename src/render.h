@@ -61,6 +61,12 @@ struct render_client {
 	                          prefix ending in '/', e.g. "http://192.0.2.1:80/" */
 };
 
+/* The expanded command line of a resolved boot target for client cl, exactly as its menu entry has it
+ * (every ${...} the renderer provides, ISO and image variables included). Appends to out; 0, -EINVAL,
+ * -ENOMEM. Used by the JSON API. */
+int render_boot_cmdline(const struct config *cfg, const struct catalog *cat, const struct boot_target *bt,
+                        const struct render_client *cl, sbuf *out);
+
 /* Recognise a menu request name: "autopxe-<mac>", "autopxe/<mac>", each optionally followed by
  * "/<distro>" (a submenu). A leading '/' or '\' is tolerated. Any MAC spelling of mac_parse().
  * Returns 1 (menu request; mac and submenu filled, submenu "" for the main menu), 0 (not a menu

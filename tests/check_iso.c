@@ -860,6 +860,27 @@ START_TEST(test_render)
 	m = render(listen, cat, "52:54:00:00:00:09", "rocky");
 	ck_assert_ptr_nonnull(strstr(m, "repo=http://192.0.2.7:8081/boot/rocky/9.3/Rocky-9.3-x86_64-dvd.iso"));
 	free(m);
+	/* render_boot_cmdline (the JSON API) gives the command line the menu entry has */
+	struct config *cfg = NULL;
+	struct diag d;
+	diag_init(&d);
+	ck_assert_int_eq(config_load_buffer(render_yaml, strlen(render_yaml), "t.yaml", &cfg, &d), 0);
+	struct boot_target bt;
+	char why[256];
+	ck_assert_int_eq(boot_id_resolve(cfg, cat, "iso/debian-12.5.0-amd64-netinst/gtk/stage2", &bt, why, sizeof(why)), 0);
+	struct render_client cl = {.mac = {0x52, 0x54, 0, 0, 0, 9}, .ip = "192.0.2.50", .via = RENDER_HTTP};
+	sbuf cmd = SBUF_INIT;
+	ck_assert_int_eq(render_boot_cmdline(cfg, cat, &bt, &cl, &cmd), 0);
+	m = render(render_yaml, cat, "52:54:00:00:00:09", "iso");
+	char line[2048];
+	snprintf(line, sizeof(line), "echo Command line: %s\n", cmd.data);
+	ck_assert_msg(strstr(m, line) != NULL, "menu lacks '%s'", cmd.data);
+	ck_assert_ptr_nonnull(strstr(cmd.data, "inst.repo=http://192.0.2.1:8080/boot/iso/debian-12.5.0-amd64-netinst.iso"));
+	free(m);
+	sbuf_free(&cmd);
+	ck_assert_int_eq(render_boot_cmdline(cfg, cat, NULL, &cl, &cmd), -EINVAL);
+	config_free(cfg);
+	diag_free(&d);
 	catalog_free(cat);
 }
 END_TEST
