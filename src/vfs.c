@@ -58,10 +58,29 @@ static void add_entry(struct vfs *v, size_t *cap, const char *as_found, const ch
 	v->n++;
 }
 
+/* A kernel or initrd found under RootfsPath is served only when the file it resolves to lies in a boot-file
+ * directory (boot/, [usr/]lib/modules/, usr/lib/kernel/ below <distro>/<release>/): a symlink planted in
+ * boot/ that leads to a release's etc/shadow (its own or another's) names a file inside the root, but not a
+ * boot file, and is not served (issue 8, tests/it_hardening.c). */
+static int boot_file_ok(const char *real)
+{
+	static const char *const dirs[] = {"/boot/", "/lib/modules/", "/lib/kernel/"};
+	for (size_t i = 0; real && i < ARRAY_SIZE(dirs); i++)
+		if (strstr(real, dirs[i]))
+			return 1;
+	if (real)
+		log_warn("catalog: not serving %s: not in a boot directory", real);
+	return 0;
+}
+
 static void add_kernel(struct vfs *v, size_t *cap, const struct scan_kernel *k)
 {
 	enum vfs_base b = k->cached ? BASE_CACHE : BASE_ROOT;
+	if (b == BASE_ROOT && !boot_file_ok(k->kernel_real))
+		return;
 	add_entry(v, cap, k->kernel_path, k->kernel_real, b);
+	if (b == BASE_ROOT && k->initrd_real && !boot_file_ok(k->initrd_real))
+		return;
 	add_entry(v, cap, k->initrd_path, k->initrd_real, b);
 }
 

@@ -691,7 +691,19 @@ static void plant_traps(void)
 	    {"rootfs/debian/bookworm/boot/initrd.img-6.6.6-evil", "@DIR@/secret.txt"},
 	    {"rootfs/debian/bookworm/boot/vmlinuz-6.6.7-zero", "/dev/zero"},
 	    {"rootfs/debian/bookworm/boot/initrd.img-6.6.7-zero", "/dev/zero"},
+	    /* inside the root, but not boot files: the release's own etc/shadow (relative, and absolute, which the
+	     * scanner reads as chroot-relative), and another release's etc/shadow */
+	    {"rootfs/debian/bookworm/boot/vmlinuz-6.6.8-shadow", "../etc/shadow"},
+	    {"rootfs/debian/bookworm/boot/initrd.img-6.6.8-shadow", "/etc/shadow"},
+	    {"rootfs/debian/bookworm/boot/vmlinuz-6.6.9-cross", "../../../ubuntu/noble/etc/shadow"},
+	    {"rootfs/debian/bookworm/boot/initrd.img-6.6.9-cross", "../../../ubuntu/noble/etc/shadow"},
 	};
+	snprintf(p, sizeof p, "%s/ubuntu/noble/etc", srv.rootfs);
+	mkdir(p, 0755);
+	snprintf(p, sizeof p, "%s/ubuntu/noble/etc/shadow", srv.rootfs);
+	write_file(p, "root:" SHADOW_SECRET "-NOBLE:19000:0:99999:7:::\n", 0644);
+	snprintf(p, sizeof p, "%s/debian/bookworm/etc/shadow", srv.rootfs);
+	chmod(p, 0644); /* readable by the server's user: only the namespace may keep it out */
 	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
 		snprintf(p, sizeof p, "%s/%s", srv.dir, links[i].link);
 		if (strncmp(links[i].target, "@DIR@", 5) == 0)
@@ -760,6 +772,10 @@ static const struct {
     {"boot/debian/bookworm/boot/initrd.img-6.6.6-evil", 0},
     {"boot/debian/bookworm/boot/vmlinuz-6.6.7-zero", 0},
     {"boot/debian/bookworm/boot/initrd.img-6.6.7-zero", 0},
+    {"boot/debian/bookworm/boot/vmlinuz-6.6.8-shadow", 0},
+    {"boot/debian/bookworm/boot/initrd.img-6.6.8-shadow", 0},
+    {"boot/debian/bookworm/boot/vmlinuz-6.6.9-cross", 0},
+    {"boot/debian/bookworm/boot/initrd.img-6.6.9-cross", 0},
     {"ok.txt/../link-out", 0},
     {"boot/\x01\x1b[31mred\x7f\n", 0},
     {"ok.txt\r\nINJECTED", 0},
@@ -852,6 +868,10 @@ static const char *const http_hostile[] = {
     "/boot/debian/bookworm/boot/initrd.img-6.6.6-evil",
     "/boot/debian/bookworm/boot/vmlinuz-6.6.7-zero",
     "/boot/debian/bookworm/boot/initrd.img-6.6.7-zero",
+    "/boot/debian/bookworm/boot/vmlinuz-6.6.8-shadow",
+    "/boot/debian/bookworm/boot/initrd.img-6.6.8-shadow",
+    "/boot/debian/bookworm/boot/vmlinuz-6.6.9-cross",
+    "/boot/debian/bookworm/boot/initrd.img-6.6.9-cross",
     "/ok.txt%00.ipxe",
     "/ok.txt%00",
     "/boot/%00/../secret.txt",
