@@ -39,8 +39,8 @@ enum phase { P_WAIT, P_TFTP, P_HTTP, P_DONE, P_FAILED };
 
 struct fetch {
 	char path[512];
-	uint64_t want_len; /* expected body bytes from --root, UINT64_MAX = unknown */
-	uint64_t want_hash;
+	uint64_t want_len;    /* expected body bytes from --root, UINT64_MAX = unknown */
+	const uint8_t *want; /* the expected bytes (shared, from the cache below) */
 };
 
 struct node {
@@ -66,7 +66,8 @@ struct node {
 	char hdr[HDR_MAX];
 	size_t hdr_len;
 	int in_body, conn_close;
-	uint64_t body_left, body_got, body_hash;
+	uint64_t body_left, body_got;
+	int body_bad;
 	unsigned http_tries;
 	char why[160];
 };
@@ -93,15 +94,6 @@ static uint64_t now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-#define FNV0 0xcbf29ce484222325ull
 
 /* Mark n failed; `fmt` holds at most one "%s", replaced by arg. */
 static void fail(struct node *n, const char *fmt, const char *arg)
@@ -209,7 +201,7 @@ static int load_expected(struct fetch *f)
 	for (size_t i = 0; i < exp_n; i++) {
 		if (strcmp(exp_cache[i].path, f->path) == 0) {
 			f->want_len = exp_cache[i].want_len;
-			f->want_hash = exp_cache[i].want_hash;
+			f->want = exp_cache[i].want;
 			return 0;
 		}
 	}
@@ -219,19 +211,28 @@ static int load_expected(struct fetch *f)
 	char p[1200];
 	snprintf(p, sizeof p, "%s/%s", opt.root, f->path + pl);
 	FILE *fp = fopen(p, "rb");
-	if (!fp)
-		return -1;
-	char buf[65536];
-	size_t r;
-	f->want_hash = FNV0;
-	f->want_len = 0;
-	while ((r = fread(buf, 1, sizeof buf, fp)) > 0) {
-		f->want_hash = fnv(f->want_hash, buf, r);
-		f->want_len += r;
+	if (!fp || exp_n == sizeof exp_cache / sizeof exp_cache[0])
+		return fp ? fclose(fp), -1 : -1;
+	size_t cap = 1 << 16, len = 0, r;
+	uint8_t *buf = malloc(cap);
+	while (buf && (r = fread(buf + len, 1, cap - len, fp)) > 0) {
+		len += r;
+		if (len == cap) {
+			uint8_t *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+			}
+			buf = nb;
+			cap *= 2;
+		}
 	}
 	fclose(fp);
-	if (exp_n < sizeof exp_cache / sizeof exp_cache[0])
-		exp_cache[exp_n++] = *f;
+	if (!buf)
+		return -1;
+	f->want = buf;
+	f->want_len = len;
+	exp_cache[exp_n++] = *f;
 	return 0;
 }
 
@@ -380,7 +381,7 @@ static void tftp_input(struct node *n, uint64_t now)
 	n->deadline = now + opt.timeout_ms;
 	if (dl < n->blksize) {
 		tftp_ack(n, blk);
-		return menu_done(n, now);
+		return menu_done(n, now_ms());
 	}
 	if (++n->in_window >= n->window) {
 		n->in_window = 0;
@@ -401,7 +402,7 @@ static void http_request(struct node *n)
 	n->hdr_len = 0;
 	n->in_body = 0;
 	n->body_got = 0;
-	n->body_hash = FNV0;
+	n->body_bad = 0;
 }
 
 static void http_connect(struct node *n, uint64_t now)
@@ -443,17 +444,19 @@ static void body_bytes(struct node *n, const char *p, size_t len, uint64_t now)
 {
 	if (len > n->body_left)
 		len = (size_t)n->body_left;
-	n->body_hash = fnv(n->body_hash, p, len);
+	struct fetch *f = &n->get[n->cur_get];
+	if (f->want_len != UINT64_MAX &&
+	    (n->body_got + len > f->want_len || memcmp(f->want + n->body_got, p, len) != 0))
+		n->body_bad = 1;
 	n->body_got += len;
 	n->body_left -= len;
 	if (n->body_left)
 		return;
-	struct fetch *f = &n->get[n->cur_get];
-	if (f->want_len != UINT64_MAX && (n->body_got != f->want_len || n->body_hash != f->want_hash))
+	if (f->want_len != UINT64_MAX && (n->body_got != f->want_len || n->body_bad))
 		return fail(n, "body of %s differs from the file", f->path);
 	if (++n->cur_get == n->n_get) {
 		n->phase = P_DONE;
-		n->t_end = now;
+		n->t_end = now_ms();
 		close(n->fd);
 		n->fd = -1;
 		return;
@@ -599,7 +602,7 @@ static const char usage[] =
     "             [--default-id ID] [--pin-every K --pin-id ID] [--root DIR] [--pid SERVER_PID] [--no-http] [-v]\n"
     "Node i has MAC mac-base+i and source address src-base+i (skipping .0/.255); with --pin-every K the nodes\n"
     "with i %% K == 0 must get --pin-id as their default, the others --default-id. --root DIR checks every\n"
-    "HTTP body against DIR/<path after /boot/>.\n";
+    "HTTP body against DIR/<path after /boot/> byte for byte.\n";
 
 int main(int argc, char **argv)
 {
@@ -746,6 +749,8 @@ int main(int argc, char **argv)
 		       status_kb(opt.pid, "VmRSS"));
 	for (unsigned i = 0; i < opt.nodes; i++)
 		free(nodes[i].menu);
+	for (size_t i = 0; i < exp_n; i++)
+		free((void *)exp_cache[i].want);
 	free(nodes);
 	free(ms);
 	close(epfd);
