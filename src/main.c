@@ -254,7 +254,7 @@ static int cmd_serve(struct opts *o)
 		         http ? http_server_port(http) : 0, tftp ? tftp_server_port(tftp) : 0);
 	log_info("autopxe %s serving (pid %d)", AUTOPXE_VERSION, (int)getpid());
 
-	uint64_t reload_due = 0; /* debounce for file-change reloads */
+	uint64_t reload_due = 0, first_event = 0; /* debounce for file-change reloads */
 	for (;;) {
 		struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = watch_fd, .events = POLLIN}};
 		int timeout = -1;
@@ -266,7 +266,7 @@ static int cmd_serve(struct opts *o)
 		if (n < 0 && errno != EINTR)
 			break;
 		if (reload_due && now_ms() >= reload_due) {
-			reload_due = 0;
+			reload_due = first_event = 0;
 			log_info("files changed: reloading");
 			do_reload(NULL, 0);
 			struct snapshot *cur = snapshot_current();
@@ -274,9 +274,14 @@ static int cmd_serve(struct opts *o)
 				watch_update(watch_fd, cur);
 			snapshot_unref(cur);
 		}
-		if (n > 0 && watch_fd >= 0 && (p[1].revents & POLLIN)) {
-			if (watch_drain(watch_fd) > 0 && !reload_due)
-				reload_due = now_ms() + WATCH_DEBOUNCE_MS;
+		if (n > 0 && watch_fd >= 0 && (p[1].revents & POLLIN) && watch_drain(watch_fd) > 0) {
+			/* Trailing-edge debounce: wait for WATCH_DEBOUNCE_MS of quiet, but never postpone a reload
+			 * more than WATCH_MAX_DELAY_MS after the first event (a tree that never stops changing). */
+			uint64_t now = now_ms();
+			if (!first_event)
+				first_event = now;
+			if (now - first_event < WATCH_MAX_DELAY_MS)
+				reload_due = now + WATCH_DEBOUNCE_MS;
 		}
 		if (n > 0 && (p[0].revents & POLLIN)) {
 			struct signalfd_siginfo si;

@@ -22,7 +22,7 @@ int sbuf_append(sbuf *b, const void *p, size_t n);
 int sbuf_puts(sbuf *b, const char *s);
 int sbuf_putc(sbuf *b, char c);
 int sbuf_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int sbuf_vprintf(sbuf *b, const char *fmt, va_list ap);
+int sbuf_vprintf(sbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void sbuf_reset(sbuf *b);
 void sbuf_free(sbuf *b);
 /* Return the buffer (caller frees with free()) and reset b. Never NULL unless OOM. */

@@ -12,10 +12,20 @@
 
 #define DIR_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB)
 
-static void add(int fd, const char *path)
+/* The config file's directory is watched for the file alone (editors replace it by rename), so unrelated
+ * files there (logs, QEMU images) must not cause reloads. One watcher per process: module state. */
+static int cfg_wd = -1;
+static int cfg_dir_shared; /* the config dir is also a served dir: every event there counts */
+static char cfg_name[NAME_MAX + 1];
+
+static int add(int fd, const char *path)
 {
-	if (inotify_add_watch(fd, path, DIR_EVENTS | IN_ONLYDIR) < 0 && errno != ENOENT && errno != ENOTDIR)
+	int wd = inotify_add_watch(fd, path, DIR_EVENTS | IN_ONLYDIR);
+	if (wd < 0 && errno != ENOENT && errno != ENOTDIR)
 		log_debug("inotify: cannot watch %s: %s", path, strerror(errno));
+	if (wd >= 0 && wd == cfg_wd)
+		cfg_dir_shared = 1;
+	return wd;
 }
 
 int watch_update(int fd, const struct snapshot *s)
@@ -26,11 +36,14 @@ int watch_update(int fd, const struct snapshot *s)
 	if (c->path && c->path[0] != '<') {
 		snprintf(p, sizeof p, "%s", c->path);
 		char *slash = strrchr(p, '/');
+		snprintf(cfg_name, sizeof cfg_name, "%s", slash ? slash + 1 : c->path);
 		if (slash)
 			*(slash == p ? slash + 1 : slash) = '\0';
 		else
 			snprintf(p, sizeof p, ".");
-		add(fd, p);
+		cfg_wd = -1;
+		cfg_dir_shared = 0;
+		cfg_wd = add(fd, p);
 	}
 	if (c->templates_dir)
 		add(fd, c->templates_dir);
@@ -100,6 +113,8 @@ int watch_drain(int fd)
 			}
 			/* Ignore editor swap files and dotfiles (vim's .swp, emacs' .#, our own temp files). */
 			if (ev->len && (ev->name[0] == '.' || ev->name[strlen(ev->name) - 1] == '~'))
+				continue;
+			if (ev->wd == cfg_wd && !cfg_dir_shared && ev->len && strcmp(ev->name, cfg_name) != 0)
 				continue;
 			relevant++;
 		}

@@ -6,6 +6,8 @@
 
 /* Quiet time after the last file event before a reload starts (bursts cause one rescan). */
 #define WATCH_DEBOUNCE_MS 500
+/* ...but a tree that keeps changing is rescanned at least this often. */
+#define WATCH_MAX_DELAY_MS 5000
 
 /* Open an inotify fd watching what snapshot s was built from. -1 when inotify is unavailable. */
 int watch_open(const struct snapshot *s);
