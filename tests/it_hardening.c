@@ -779,6 +779,11 @@ static const struct {
     {"boot/debian/bookworm/boot/vmlinuz-6.6.9-cross", 0},
     {"boot/debian/bookworm/boot/initrd.img-6.6.9-cross", 0},
     {"ok.txt/../link-out", 0},
+    {"autopxe-525400000001/../../secret.txt", 0},
+    {"autopxe-525400000001/../debian", 0},
+    {"autopxe-5254000000zz", 0},
+    {"autopxe-525400000001/\x1b[2J", 0},
+    {"autopxe/../secret.txt", 0},
     {"boot/\x01\x1b[31mred\x7f\n", 0},
     {"ok.txt\r\nINJECTED", 0},
     {"\xff\xfe\xfd", 0},
@@ -884,6 +889,11 @@ static const char *const http_hostile[] = {
     "/%2",
     "/%zz",
     "/boot/debian/",
+    "/autopxe-525400000001/../../secret.txt",
+    "/autopxe-525400000001/%2e%2e/%2e%2e/secret.txt",
+    "/autopxe-5254000000zz",
+    "/autopxe-525400000001/%1b%5b2J",
+    "/autopxe/../secret.txt",
 };
 
 START_TEST(test_hostile_names_http)
