@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "autoexec.h"
 #include "http_range.h"
 #include "log.h"
 #include "mac.h"
@@ -499,6 +500,28 @@ static enum MHD_Result h_file(struct hctx *h)
 
 typedef enum MHD_Result (*route_fn)(struct hctx *h);
 
+/* autoexec.ipxe for stock iPXE builds: the chain script, pointing at the address the client reached us on. */
+static enum MHD_Result h_autoexec(struct hctx *h)
+{
+	struct snapshot *s = snapshot_current();
+	if (!s)
+		return send_no_snapshot(h->c, h->r, h->head);
+	char local[INET6_ADDRSTRLEN + 2] = "";
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(h->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (ci && getsockname(ci->connect_fd, (struct sockaddr *)&ss, &sl) == 0)
+		http_addr_text((const struct sockaddr *)&ss, local, sizeof local);
+	sbuf b = SBUF_INIT;
+	int rc = autoexec_render(s->cfg, local, &b);
+	snapshot_unref(s);
+	if (rc != 0) {
+		sbuf_free(&b);
+		return send_text(h->c, h->r, h->head, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render autoexec.ipxe\n", NULL);
+	}
+	return send_sbuf(h->c, h->r, h->head, MHD_HTTP_OK, "text/plain; charset=utf-8", &b);
+}
+
 static const struct route {
 	const char *path;
 	int prefix;       /* 1: path is a prefix */
@@ -507,6 +530,7 @@ static const struct route {
 	const char *name; /* metrics route */
 	route_fn fn;
 } routes[] = {
+    {"/" AUTOEXEC_NAME, 0, M_GET | M_HEAD, "GET, HEAD", "autoexec", h_autoexec},
     {"/healthz", 0, M_GET | M_HEAD, "GET, HEAD", "healthz", h_healthz},
     {"/metrics", 0, M_GET | M_HEAD, "GET, HEAD", "metrics", h_metrics},
     {"/api/v1/catalog", 0, M_GET | M_HEAD, "GET, HEAD", "api", h_catalog},

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "autoexec.h"
 #include "log.h"
 #include "mac.h"
 #include "metrics.h"
@@ -794,11 +795,23 @@ static void start_request(struct tftp_server *s, struct req_ctx *r, const uint8_
 
 	char sub[128];
 	int m = menu_request_parse(rq.file, rq.file_len, x->mac, sub, sizeof sub);
-	if (m < 0) {
+	if (m == 0 && autoexec_request_match(rq.file, rq.file_len)) {
+		/* Stock iPXE asks its TFTP server for autoexec.ipxe: answer with the chain script, pointing at the
+		 * address this request came in on. */
+		char local_ip[INET6_ADDRSTRLEN];
+		addr_ip_text(&r->local, local_ip, sizeof local_ip);
+		sbuf out = SBUF_INIT;
+		if (autoexec_render(cfg, local_ip, &out) != 0 || !(x->mem = sbuf_steal(&out))) {
+			sbuf_free(&out);
+			refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "cannot render autoexec.ipxe", TFTP_OUT_IO_ERROR,
+			       "render failed");
+			goto drop;
+		}
+		x->mem_len = x->src_size = strlen(x->mem);
+	} else if (m < 0) {
 		refuse(r, rq.file, rq.file_len, TFTP_ENOTFOUND, "file not found", TFTP_OUT_NOT_FOUND, "bad menu name");
 		goto drop;
-	}
-	if (m == 1) {
+	} else if (m == 1) {
 		char local_ip[INET6_ADDRSTRLEN], peer_ip[INET6_ADDRSTRLEN], base[512];
 		addr_ip_text(&r->local, local_ip, sizeof local_ip);
 		addr_ip_text(&r->peer, peer_ip, sizeof peer_ip);
