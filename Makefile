@@ -86,11 +86,13 @@ integration: $(BUILD)/autopxe-san $(BUILD)/check_integration
 
 check: unit
 
-# The whole suite (README's test command and CI): unit + integration + e2e, then a summary.
+# The whole suite (README's test command and CI): unit, integration (real clients, faults, image build),
+# e2e (QEMU + iPXE boots), then every fuzz target for FUZZ_CI_TIME seconds.
 test:
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) e2e
+	$(MAKE) fuzz-ci
 
 e2e: $(BUILD)/autopxe
 	tests/e2e/run.sh $(BUILD)
