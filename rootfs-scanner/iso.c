@@ -11,11 +11,15 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1216,6 +1220,109 @@ void scan_iso_cache_chown(const char *cache_dir, const char *key, uid_t uid, gid
 	close(cfd);
 }
 
+/* libarchive reads bytes anyone who can write ISOPath controls, and some damaged images make it loop
+ * (tests/fuzz/pending/iso): probing and extracting run in a child process with a deadline, so a hostile
+ * image costs one skipped entry, never a hung start-up or reload. Keys that timed out are remembered for
+ * the life of the process (a key changes when the file is replaced). */
+static unsigned iso_timeout_ms = 30000;
+static pthread_mutex_t bad_lock = PTHREAD_MUTEX_INITIALIZER;
+static char bad_keys[64][96];
+static unsigned n_bad;
+
+void scan_iso_set_timeout(unsigned ms) { iso_timeout_ms = ms ? ms : 30000; }
+
+static int bad_key(const char *key, int add)
+{
+	int found = 0;
+	pthread_mutex_lock(&bad_lock);
+	for (unsigned i = 0; i < n_bad && i < 64 && !found; i++)
+		found = strcmp(bad_keys[i], key) == 0;
+	if (add && !found) {
+		snprintf(bad_keys[n_bad % 64], sizeof bad_keys[0], "%s", key);
+		n_bad++;
+	}
+	pthread_mutex_unlock(&bad_lock);
+	return found;
+}
+
+/* Run probe_core + scan_iso_extract on fd in a child; the result lands in the cache (manifest.json).
+ * 0, -ETIMEDOUT (killed at the deadline), or the child's -errno with its message in err. */
+static int probe_isolated(int fd, const char *cache_dir, const char *key, char *err, size_t errlen)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return e;
+	}
+	if (pid == 0) {
+		char e[512] = "";
+		struct scan_iso_probe *p = NULL;
+		close(pfd[0]);
+		int rc = probe_core(fd, &p, e, sizeof e);
+		if (rc == 0)
+			rc = scan_iso_extract(fd, p, cache_dir, key, e, sizeof e);
+		ssize_t w = write(pfd[1], e, strlen(e));
+		(void)w;
+		_exit(rc < 0 ? (-rc > 255 ? 255 : -rc) : 0);
+	}
+	close(pfd[1]);
+	char buf[512];
+	size_t got = 0;
+	uint64_t deadline = now_ms() + iso_timeout_ms;
+	int timed_out = 0;
+	for (;;) {
+		uint64_t now = now_ms();
+		if (now >= deadline) {
+			timed_out = 1;
+			break;
+		}
+		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		int n = poll(&p, 1, (int)(deadline - now));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			timed_out = n == 0;
+			break;
+		}
+		ssize_t r = read(pfd[0], buf + got, sizeof buf - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break; /* EOF: the child is done */
+		got += (size_t)r;
+		if (got >= sizeof buf - 1)
+			got = sizeof buf - 2; /* keep reading to EOF, drop the rest */
+	}
+	close(pfd[0]);
+	buf[got] = '\0';
+	if (timed_out)
+		kill(pid, SIGKILL);
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (timed_out) {
+		set_err(err, errlen, "reading the image took over %u s: damaged or hostile, skipped until it changes",
+		        iso_timeout_ms / 1000);
+		return -ETIMEDOUT;
+	}
+	if (!WIFEXITED(st)) {
+		set_err(err, errlen, "reading the image crashed (signal %d): damaged or hostile, skipped",
+		        WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+		return -EIO;
+	}
+	if (WEXITSTATUS(st) != 0) {
+		if (buf[0])
+			set_err(err, errlen, "%s", buf);
+		return -WEXITSTATUS(st);
+	}
+	return 0;
+}
+
 int scan_iso_prepare(int fd, const char *cache_dir, const char *key, struct scan_iso_probe **out, char *err,
                      size_t errlen)
 {
@@ -1236,12 +1343,26 @@ int scan_iso_prepare(int fd, const char *cache_dir, const char *key, struct scan
 		close(cfd);
 	}
 	if (!p) {
-		if ((rc = probe_core(fd, &p, err, errlen)))
+		if (bad_key(key, 0)) {
+			set_err(err, errlen, "reading the image timed out before: damaged or hostile, skipped until it changes");
+			return -ETIMEDOUT;
+		}
+		rc = probe_isolated(fd, cache_dir, key, err, errlen);
+		if (rc == -ETIMEDOUT || rc == -EIO)
+			bad_key(key, 1);
+		if (rc)
 			return rc;
-		rc = scan_iso_extract(fd, p, cache_dir, key, err, errlen);
-		if (rc < 0) {
-			scan_iso_probe_free(p);
-			return rc;
+		/* the child wrote the cache entry: read it back like any cached image */
+		cfd = open(cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int kfd = cfd >= 0 ? openat(cfd, key, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW) : -1;
+		rc = kfd >= 0 ? load_manifest(kfd, &p) : -errno;
+		if (kfd >= 0)
+			close(kfd);
+		if (cfd >= 0)
+			close(cfd);
+		if (rc || !p) {
+			set_err(err, errlen, "cache entry %s/%s missing after extraction", cache_dir, key);
+			return rc ? rc : -EIO;
 		}
 	}
 	if (p->n_boots == 0) {

@@ -166,6 +166,9 @@ int scan_iso_extract(int fd, const struct scan_iso_probe *p, const char *cache_d
  * boot files; remembered in the cache too), -EINVAL (not an ISO 9660 image), -errno. */
 int scan_iso_prepare(int fd, const char *cache_dir, const char *key, struct scan_iso_probe **out, char *err,
                      size_t errlen);
+/* Images are probed and extracted in a child process killed after `ms` (default 30000): a damaged or
+ * hostile image is skipped (-ETIMEDOUT / -EIO) and its key remembered for the process's life. */
+void scan_iso_set_timeout(unsigned ms);
 /* Touch the cache entries in keep (still used) and remove entries and temp dirs not in keep whose
  * last use is older than grace_s seconds (temp dirs: one hour). */
 void scan_iso_cache_prune(const char *cache_dir, char *const *keep, size_t n_keep, time_t grace_s);

@@ -928,6 +928,35 @@ START_TEST(test_default_cache_dir)
 }
 END_TEST
 
+/* tests/fuzz/pending/iso/hang-libarchive-next-header makes libarchive 3.6.2 loop: the isolated probe
+ * must give up at the deadline, skip the image, and not try again until the file changes. */
+START_TEST(test_hostile_image_times_out)
+{
+	const char *src = "tests/fuzz/pending/iso/hang-libarchive-next-header";
+	char cache[300], key[128], err[512];
+	struct scan_iso_probe *p = NULL;
+	struct stat st;
+	int fd = open(src, O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "%s: %s", src, strerror(errno));
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	snprintf(cache, sizeof cache, "%s/cache", tmpdir);
+	ck_assert_int_eq(mkdir(cache, 0700), 0);
+	scan_iso_cache_key(&st, key, sizeof key);
+	scan_iso_set_timeout(1500);
+	uint64_t t0 = now_ms();
+	ck_assert_int_eq(scan_iso_prepare(fd, cache, key, &p, err, sizeof err), -ETIMEDOUT);
+	uint64_t took = now_ms() - t0;
+	ck_assert_msg(took >= 1400 && took < 10000, "deadline not kept: %llu ms", (unsigned long long)took);
+	ck_assert_ptr_null(p);
+	ck_assert_msg(strstr(err, "damaged or hostile") != NULL, "%s", err);
+	t0 = now_ms();
+	ck_assert_int_eq(scan_iso_prepare(fd, cache, key, &p, err, sizeof err), -ETIMEDOUT);
+	ck_assert_msg(now_ms() - t0 < 500, "a known-bad image was read again");
+	scan_iso_set_timeout(0);
+	close(fd);
+}
+END_TEST
+
 Suite *iso_suite(void)
 {
 	Suite *s = suite_create("iso");
@@ -948,6 +977,7 @@ Suite *iso_suite(void)
 	tcase_add_test(tc, test_render);
 	tcase_add_test(tc, test_iso_dir_outside_root);
 	tcase_add_test(tc, test_default_cache_dir);
+	tcase_add_test(tc, test_hostile_image_times_out);
 	suite_add_tcase(s, tc);
 	return s;
 }
