@@ -49,17 +49,10 @@ struct xctx {
 
 static int x_grow(struct xctx *x, void **arr, size_t *cap, size_t n, size_t elsz)
 {
-	if (n < *cap)
+	if (array_grow(arr, cap, n, elsz) == 0)
 		return 0;
-	size_t nc = *cap ? *cap * 2 : 8;
-	void *p = realloc(*arr, nc * elsz);
-	if (!p) {
-		x->oom = 1;
-		return -ENOMEM;
-	}
-	*arr = p;
-	*cap = nc;
-	return 0;
+	x->oom = 1;
+	return -ENOMEM;
 }
 
 static char *x_strdup(struct xctx *x, const char *s)

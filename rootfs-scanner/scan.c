@@ -93,17 +93,10 @@ static int sc_safe_name(const char *s) { return sc_safe_name_n(s, strlen(s)); }
 
 static int sc_grow(struct scanner *s, void **arr, size_t *cap, size_t n, size_t elsz)
 {
-	if (n < *cap)
+	if (array_grow(arr, cap, n, elsz) == 0)
 		return 0;
-	size_t nc = *cap ? *cap * 2 : 8;
-	void *p = realloc(*arr, nc * elsz);
-	if (!p) {
-		s->oom = 1;
-		return -ENOMEM;
-	}
-	*arr = p;
-	*cap = nc;
-	return 0;
+	s->oom = 1;
+	return -ENOMEM;
 }
 
 static char *sc_strdup(struct scanner *s, const char *str)

@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "util.h"
 #include <strings.h>
 #include <sys/socket.h>
 
@@ -327,17 +329,6 @@ int http_if_range_ok(const char *if_range, const char *etag, time_t mtime)
 	return http_date_parse(p, &t) == 0 && t == mtime;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int is_ctl(unsigned char c)
 {
 	return c < 0x20 || c == 0x7f;
@@ -378,8 +369,8 @@ int http_path_decode(const char *raw, size_t rawlen, char *out, size_t outsz, si
 			int hi, lo;
 			if (i + 2 >= rawlen)
 				return -EINVAL;
-			hi = hexval(raw[i + 1]);
-			lo = hexval(raw[i + 2]);
+			hi = hex_value(raw[i + 1]);
+			lo = hex_value(raw[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -EINVAL;
 			c = (unsigned char)(hi << 4 | lo);

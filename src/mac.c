@@ -4,16 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "util.h"
 
 /* Read exactly 12 hex digits from s[0..len). With group > 0, every (group+1)-th character must be
  * the separator `sep` (so separators are used consistently); with group == 0 there are none. */
@@ -27,7 +18,7 @@ static int read_digits(const char *s, size_t len, char sep, size_t group, uint8_
 				return -EINVAL;
 			continue;
 		}
-		int v = hexval(s[i]);
+		int v = hex_value(s[i]);
 		if (v < 0 || nd >= 12)
 			return -EINVAL;
 		tmp[nd / 2] = (uint8_t)(tmp[nd / 2] << 4 | v);

@@ -107,10 +107,14 @@ static int resolve_config(struct opts *o)
 	return 0;
 }
 
-static struct snapshot *build_or_report(struct diag *d)
+/* Build the snapshot for a command, printing every diagnostic to stderr. NULL on error. */
+static struct snapshot *build_or_report(void)
 {
-	struct snapshot *s = snapshot_build(&g_src, d);
-	print_diag(d, stderr);
+	struct diag d;
+	diag_init(&d);
+	struct snapshot *s = snapshot_build(&g_src, &d);
+	print_diag(&d, stderr);
+	diag_free(&d);
 	return s;
 }
 
@@ -185,10 +189,7 @@ static int drop_privileges(const char *user)
 
 static int cmd_serve(struct opts *o)
 {
-	struct diag d;
-	diag_init(&d);
-	struct snapshot *s = build_or_report(&d);
-	diag_free(&d);
+	struct snapshot *s = build_or_report();
 	if (!s)
 		return EXIT_CONFIG;
 	if (!o->log_level)
@@ -322,10 +323,7 @@ fail:
 
 static int cmd_scan(struct opts *o)
 {
-	struct diag d;
-	diag_init(&d);
-	struct snapshot *s = build_or_report(&d);
-	diag_free(&d);
+	struct snapshot *s = build_or_report();
 	if (!s)
 		return EXIT_CONFIG;
 	catalog_print(s->cat, stdout, o->json);
@@ -351,10 +349,7 @@ static int cmd_render(struct opts *o, const char *submenu)
 		fprintf(stderr, "autopxe: --via takes http or tftp\n");
 		return EXIT_USAGE;
 	}
-	struct diag d;
-	diag_init(&d);
-	struct snapshot *s = build_or_report(&d);
-	diag_free(&d);
+	struct snapshot *s = build_or_report();
 	if (!s)
 		return EXIT_CONFIG;
 	char base[512] = "";

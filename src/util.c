@@ -185,3 +185,29 @@ int str_ends_with(const char *s, const char *suffix)
 }
 
 int str_starts_with(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int array_grow(void **arr, size_t *cap, size_t n, size_t elsz)
+{
+	if (n < *cap)
+		return 0;
+	size_t nc = *cap ? *cap * 2 : 8;
+	if (nc > SIZE_MAX / elsz)
+		return -ENOMEM;
+	void *p = realloc(*arr, nc * elsz);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = nc;
+	return 0;
+}

@@ -46,6 +46,13 @@ void *xrealloc(void *p, size_t sz);
 uint64_t now_ms(void);
 uint64_t now_us(void);
 
+/* Value of a hex digit (either case), or -1. */
+int hex_value(char c);
+
+/* Make room for element n in a realloc'd array of elsz-byte elements (capacity doubles from 8).
+ * 0 or -ENOMEM (arr untouched). */
+int array_grow(void **arr, size_t *cap, size_t n, size_t elsz);
+
 /* True when s ends with suffix. */
 int str_ends_with(const char *s, const char *suffix);
 int str_starts_with(const char *s, const char *prefix);
