@@ -148,6 +148,21 @@ static void stop_clean(void)
 	itest_cleanup(&srv);
 }
 
+/* A failed assertion ends the (forked) test process with exit(), skipping the checked teardown: this atexit
+ * handler still stops the test's server and removes its directory. */
+static void cleanup_at_exit(void)
+{
+	if (srv.pid > 0 || srv.dir[0])
+		itest_cleanup(&srv);
+}
+
+static void setup(void)
+{
+	static int registered;
+	if (!registered && atexit(cleanup_at_exit) == 0)
+		registered = 1;
+}
+
 static void teardown(void)
 {
 	if (srv.pid > 0 || srv.dir[0])
@@ -1153,7 +1168,7 @@ Suite *hardening_it_suite(void)
 {
 	Suite *s = suite_create("hardening_it");
 	TCase *tc = tcase_create("faults");
-	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_tftp_client_faults_free_sessions);
 	tcase_add_test(tc, test_sighup_storm_during_transfers);
@@ -1161,7 +1176,7 @@ Suite *hardening_it_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");
-	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, test_boot_storm_1000);
 	tcase_add_test(tc, test_session_cap_is_retryable);
@@ -1169,7 +1184,7 @@ Suite *hardening_it_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hostile");
-	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_hostile_names_tftp);
 	tcase_add_test(tc, test_hostile_names_http);
@@ -1179,7 +1194,7 @@ Suite *hardening_it_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("loss");
-	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 400);
 	tcase_add_test(tc, test_packet_loss_netns);
 	suite_add_tcase(s, tc);
