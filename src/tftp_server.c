@@ -87,6 +87,8 @@ struct sess {
 	char name[NAME_LOG];
 	struct client_ent *client;
 	struct sess *hnext;
+	uint32_t req_hash; /* of the RRQ packet: an identical one is a retransmission */
+	int dead;          /* ended; waiting in the graveyard */
 };
 
 struct tftp_server {
@@ -102,6 +104,7 @@ struct tftp_server {
 	size_t heap_n, heap_cap;
 	struct client_ent *ctab[C_BUCKETS];
 	struct sess *stab[S_BUCKETS];
+	struct sess *graveyard; /* ended sessions, freed after each batch of events */
 	uint8_t *rx, *tx, *na;
 	struct mmsghdr mm[BATCH];
 	struct iovec iov[BATCH][2];
@@ -558,8 +561,21 @@ static void sess_end(struct tftp_server *s, struct sess *x, enum tftp_outcome o,
 	if (x->file_fd >= 0)
 		close(x->file_fd);
 	free(x->mem);
-	free(x);
+	x->mem = NULL;
+	/* freed after the current batch of epoll events, which may still name it */
+	x->dead = 1;
+	x->hnext = s->graveyard;
+	s->graveyard = x;
 	atomic_fetch_sub(&s->n_sessions, 1);
+}
+
+static void bury(struct tftp_server *s)
+{
+	while (s->graveyard) {
+		struct sess *x = s->graveyard;
+		s->graveyard = x->hnext;
+		free(x);
+	}
 }
 
 static void fail_io(struct tftp_server *s, struct sess *x)
@@ -635,6 +651,8 @@ static void on_ack(struct tftp_server *s, struct sess *x, uint16_t wire, uint64_
 
 static void on_sess_event(struct tftp_server *s, struct sess *x, uint32_t events, uint64_t now)
 {
+	if (x->dead)
+		return;
 	if (events & EPOLLOUT) {
 		if (transmit(s, x) != 0) {
 			fail_io(s, x);
@@ -766,8 +784,15 @@ static void start_request(struct tftp_server *s, struct req_ctx *r, const uint8_
 	}
 	struct addr_key key;
 	addr_key_of(&r->peer, &key);
-	if (stab_find(s, &key))
-		return; /* the client repeated its RRQ: our session answers it */
+	uint32_t req_hash = hash_bytes(pkt, len);
+	struct sess *old = stab_find(s, &key);
+	if (old) {
+		if (old->req_hash == req_hash)
+			return; /* the client repeated its RRQ: our session answers it */
+		/* A new request from the same port: the client gave up on the old transfer (PXE ROMs ask for
+		 * tsize, abort with ERROR 8 and ask again from the same port; the ERROR may still be queued). */
+		sess_end(s, old, TFTP_OUT_ABORTED, "reason=\"superseded by a new request\"");
+	}
 
 	struct snapshot *snap = snapshot_current();
 	if (!snap) {
@@ -884,6 +909,7 @@ static void start_request(struct tftp_server *s, struct req_ctx *r, const uint8_
 	x->peer = r->peer;
 	x->peer_len = r->peer_len;
 	x->key = key;
+	x->req_hash = req_hash;
 	memcpy(x->peer_txt, r->peer_txt, sizeof x->peer_txt);
 	x->start_ms = now;
 	x->deadline = now + x->timeout_ms;
@@ -1016,9 +1042,11 @@ static void *loop(void *arg)
 			break;
 		while (s->heap_n && s->heap[0]->deadline <= now)
 			on_timeout(s, s->heap[0], now);
+		bury(s);
 	}
 	while (s->heap_n)
 		sess_end(s, s->heap[0], TFTP_OUT_ABORTED, "reason=\"server stopping\"");
+	bury(s);
 	return NULL;
 }
 
@@ -1171,6 +1199,7 @@ void tftp_server_free(struct tftp_server *s)
 	tftp_server_stop(s);
 	while (s->heap_n) /* never started, or stopped: nothing left, but be safe */
 		sess_end(s, s->heap[0], TFTP_OUT_ABORTED, "reason=\"server freed\"");
+	bury(s);
 	for (size_t i = 0; i < C_BUCKETS; i++) {
 		while (s->ctab[i]) {
 			struct client_ent *e = s->ctab[i];

@@ -210,7 +210,18 @@ struct raw_result {
 	int got_oack;
 };
 
+static int raw_get_fd(int fd, const char *name, const char *const *opts, struct raw_result *res);
+
 static int raw_get(const char *name, const char *const *opts, struct raw_result *res)
+{
+	int fd = raw_socket();
+	int rc = raw_get_fd(fd, name, opts, res);
+	close(fd);
+	return rc;
+}
+
+/* The same on a socket of the caller's (a client that reuses its port). */
+static int raw_get_fd(int fd, const char *name, const char *const *opts, struct raw_result *res)
 {
 	memset(res, 0, sizeof *res);
 	res->tsize = -1;
@@ -222,7 +233,6 @@ static int raw_get(const char *name, const char *const *opts, struct raw_result 
 	parts[np] = NULL;
 	uint8_t req[1024], *buf = malloc(70000);
 	size_t n = build_req(req, sizeof req, 1, parts);
-	int fd = raw_socket();
 	struct sockaddr_in to = server_addr(), tid, from;
 	raw_send(fd, &to, req, n);
 	unsigned expect = 1;
@@ -284,7 +294,6 @@ static int raw_get(const char *name, const char *const *opts, struct raw_result 
 			break;
 		}
 	}
-	close(fd);
 	free(buf);
 	return rc;
 }
@@ -834,6 +843,67 @@ START_TEST(test_duplicate_acks)
 }
 END_TEST
 
+/* The PXE ROM pattern: RRQ with tsize, ERROR 8 after the OACK, a new RRQ from the same port at once
+ * (the loop may read the new request before the abort). The new request is served, not taken for a
+ * retransmission; an identical RRQ is; a different one replaces a transfer the client gave up on. */
+START_TEST(test_pxe_tsize_probe)
+{
+	uint8_t req[128], buf[2048];
+	const char *probe[] = {KERNEL, "octet", "tsize", "0", NULL};
+	const char *again[] = {KERNEL, "octet", "blksize", "1456", NULL};
+	int fd = raw_socket();
+	struct sockaddr_in to = server_addr(), tid, tid2, from;
+	size_t n = build_req(req, sizeof req, 1, probe);
+	raw_send(fd, &to, req, n);
+	raw_send(fd, &to, req, n); /* a retransmitted RRQ: ignored */
+	ssize_t k = raw_recv(fd, buf, sizeof buf, &tid, 2000);
+	ck_assert_int_gt(k, 2);
+	ck_assert_uint_eq(get16(buf), 6);
+	ck_assert_ptr_nonnull(memmem(buf, (size_t)k, "tsize\0" "300000", 12));
+	raw_send(fd, &to, req, build_req(req, sizeof req, 1, again));
+	raw_send(fd, &tid, "\0\5\0\10tsize probe\0", 16);
+	do { /* a second OACK for the repeated probe would come from the same TID: there is none */
+		k = raw_recv(fd, buf, sizeof buf, &tid2, 2000);
+		ck_assert_int_gt(k, 2);
+	} while (tid2.sin_port == tid.sin_port && get16(buf) == 6 && memmem(buf, (size_t)k, "tsize", 5));
+	ck_assert_uint_ne(tid2.sin_port, tid.sin_port);
+	ck_assert_uint_eq(get16(buf), 6);
+	ck_assert_ptr_nonnull(memmem(buf, (size_t)k, "blksize\0" "1456", 12));
+	send_ack(fd, &tid2, 0);
+	sbuf got = SBUF_INIT;
+	for (unsigned expect = 1;; expect++) {
+		k = raw_recv(fd, buf, sizeof buf, &from, 2000);
+		ck_assert_int_ge(k, 4);
+		if (from.sin_port != tid2.sin_port || get16(buf + 2) != expect) {
+			expect--; /* late packets of the probe, or a retransmission */
+			continue;
+		}
+		ck_assert_uint_eq(get16(buf), 3);
+		sbuf_append(&got, buf + 4, (size_t)k - 4);
+		send_ack(fd, &tid2, expect);
+		if (k < 4 + 1456)
+			break;
+	}
+	ck_assert_uint_eq(got.len, 300000);
+	sbuf_free(&got);
+	ck_assert_int_eq(itest_run(NULL, "grep -c 'file=\"" KERNEL "\" bytes=0 .*outcome=aborted' '%s' | grep -qx 1",
+	                           srv.log),
+	                 0);
+
+	/* a transfer left hanging, then another file from the same port: the first is superseded */
+	const char *mb[] = {"mb.bin", "octet", NULL};
+	raw_send(fd, &to, req, build_req(req, sizeof req, 1, mb));
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &from, 2000), 516);
+	struct raw_result r;
+	ck_assert_int_eq(raw_get_fd(fd, "odd.bin", NULL, &r), 0);
+	ck_assert_uint_eq(r.len, 1469);
+	free(r.data);
+	close(fd);
+	ck_assert(itest_log_contains(&srv, "file=\"mb.bin\" bytes=0 blksize=512"));
+	ck_assert(itest_log_contains(&srv, "reason=\"superseded by a new request\""));
+}
+END_TEST
+
 static int metrics_active(void)
 {
 	char *out = NULL;
@@ -920,6 +990,7 @@ Suite *tftp_it_suite(void)
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_wrong_tid);
 	tcase_add_test(tc, test_duplicate_acks);
+	tcase_add_test(tc, test_pxe_tsize_probe);
 	tcase_add_test(tc, test_ipv6_dual_stack);
 	suite_add_tcase(s, tc);
 
