@@ -1058,7 +1058,7 @@ static int open_listener(const struct listen_spec *l, int *out_fd, int *out_fami
 	socklen_t sl;
 	memset(&ss, 0, sizeof ss);
 	int family;
-	int any = l->host[0] == '\0';
+	int any = l->host[0] == '\0', dual = 0;
 	if (any || strchr(l->host, ':')) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 		a->sin6_family = AF_INET6;
@@ -1067,6 +1067,7 @@ static int open_listener(const struct listen_spec *l, int *out_fd, int *out_fami
 			snprintf(err, errlen, "TFTP listen address '%s' is not a numeric IPv6 address", l->host);
 			return -EINVAL;
 		}
+		dual = IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr); /* "" and "::" take IPv4 too */
 		sl = sizeof *a;
 		family = AF_INET6;
 	} else {
@@ -1098,12 +1099,11 @@ static int open_listener(const struct listen_spec *l, int *out_fd, int *out_fami
 	int one = 1, zero = 0, rcv = 4 << 20;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
 	if (family == AF_INET6) {
-		if (any)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual ? &zero : &one, sizeof one);
 		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
 	}
 	/* on a dual-stack socket IPv4 requests come with IP_PKTINFO */
-	if (family == AF_INET || any)
+	if (family == AF_INET || dual)
 		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
 	if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
 		int e = errno;
