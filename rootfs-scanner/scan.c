@@ -386,6 +386,14 @@ static int sc_kernel_fill(struct scanner *s, struct scan_kernel *k, const struct
 			  const char *kshown, const struct sc_res *kr, const char *ishown, const struct sc_res *ir)
 {
 	char buf[SC_PATH_MAX];
+	/* A link in boot/ may lead anywhere inside the root, e.g. to etc/shadow: only boot files are kernels. */
+	const char *bad = !scan_boot_file_ok(kr->path) ? kshown : (ishown && !scan_boot_file_ok(ir->path)) ? ishown : NULL;
+	if (bad) {
+		if (sc_join(buf, sizeof(buf), R->shown, bad))
+			snprintf(buf, sizeof(buf), "%s/...", R->shown);
+		sc_skip(s, buf, "resolves outside the boot directories (boot/, lib/modules/, usr/lib/kernel/)");
+		return -EACCES;
+	}
 	k->id = sc_strdup(s, id);
 	if (sc_join(buf, sizeof(buf), R->shown, kshown) == 0)
 		k->kernel_path = sc_strdup(s, buf);
@@ -1040,4 +1048,21 @@ void catalog_print(const struct catalog *cat, FILE *f, int json)
 		sc_print_json(cat, f);
 	else
 		sc_print_table(cat, f);
+}
+
+int scan_boot_file_ok(const char *real)
+{
+	static const char *const dirs[] = {"boot/", "lib/modules/", "usr/lib/modules/", "usr/lib/kernel/"};
+	if (!real)
+		return 0;
+	/* skip <distro>/<release>/ */
+	const char *p = strchr(real, '/');
+	p = p ? strchr(p + 1, '/') : NULL;
+	if (!p)
+		return 0;
+	p++;
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		if (strncmp(p, dirs[i], strlen(dirs[i])) == 0)
+			return 1;
+	return 0;
 }

@@ -181,6 +181,11 @@ void scan_iso_cache_chown(const char *cache_dir, const char *key, uid_t uid, gid
  * label may be NULL), -ENOENT (no known filesystem: unknown or corrupt), -EINVAL (ambivalent), -errno. */
 int scan_image_probe(const char *path, char **type, char **uuid, char **label);
 
+/* 1 when a catalog-root-relative real path "<distro>/<release>/..." lies in a boot directory of its release:
+ * boot/, lib/modules/, usr/lib/modules/ or usr/lib/kernel/. Kernels and initrds that resolve elsewhere (a
+ * planted link to etc/shadow) are neither listed nor served. Pure. */
+int scan_boot_file_ok(const char *real);
+
 /* Kernel-version order: <0 when a is older than b, 0 equal, >0 newer.
  * Numeric runs compare as numbers (6.10 > 6.9, 6.1.0-21 > 6.1.0-9); "-rcN" sorts before the
  * release it precedes (6.2-rc3 < 6.2); plain words compare as text. Ids not starting with a digit

@@ -64,10 +64,8 @@ static void add_entry(struct vfs *v, size_t *cap, const char *as_found, const ch
  * boot file, and is not served (issue 8, tests/it_hardening.c). */
 static int boot_file_ok(const char *real)
 {
-	static const char *const dirs[] = {"/boot/", "/lib/modules/", "/lib/kernel/"};
-	for (size_t i = 0; real && i < ARRAY_SIZE(dirs); i++)
-		if (strstr(real, dirs[i]))
-			return 1;
+	if (scan_boot_file_ok(real))
+		return 1;
 	if (real)
 		log_warn("catalog: not serving %s: not in a boot directory", real);
 	return 0;

@@ -786,6 +786,52 @@ START_TEST(test_osrelease_prefixes)
 }
 END_TEST
 
+/* Links in boot/ that lead to non-boot files inside the root (a release's etc/shadow, its own or another
+ * release's, also via an absolute chroot target) are skipped, not listed as kernels. */
+START_TEST(test_boot_links_to_secrets)
+{
+	fx_file("debian/bookworm/boot/vmlinuz-6.1.0-21-amd64", "k");
+	fx_file("debian/bookworm/boot/initrd.img-6.1.0-21-amd64", "i");
+	fx_file("debian/bookworm/etc/shadow", "SECRET");
+	fx_link("debian/bookworm/boot/vmlinuz-6.6.8-x", "../etc/shadow");
+	fx_link("debian/bookworm/boot/initrd.img-6.6.8-x", "/etc/shadow");
+	fx_file("debian/boot/boot/vmlinuz-5.10.0-1-amd64", "k2");
+	fx_file("debian/boot/etc/shadow", "SECRET2");
+	fx_link("debian/boot/boot/initrd.img-5.10.0-1-amd64", "../etc/shadow");
+	struct catalog *cat = fx_scan();
+	const struct scan_release *r = catalog_release(cat, "debian", "bookworm");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->n_kernels, 1);
+	ck_assert_str_eq(r->kernels[0].id, "6.1.0-21-amd64");
+	fx_assert_skip(cat, "debian/bookworm/boot/vmlinuz-6.6.8-x", "resolves outside the boot directories");
+	/* A release literally named "boot": its etc/ is still not a boot directory. */
+	const struct scan_release *b = catalog_release(cat, "debian", "boot");
+	ck_assert_msg(b == NULL || b->n_kernels == 0 || b->kernels[0].initrd_real == NULL ||
+	                  strstr(b->kernels[0].initrd_real, "etc/shadow") == NULL,
+	              "etc/shadow listed as an initrd");
+	catalog_free(cat);
+}
+END_TEST
+
+START_TEST(test_boot_file_ok_table)
+{
+	static const struct {
+		const char *real;
+		int ok;
+	} t[] = {
+	    {"debian/bookworm/boot/vmlinuz-6.1", 1},     {"fedora/40/lib/modules/6.8/vmlinuz", 1},
+	    {"fedora/40/usr/lib/modules/6.8/vmlinuz", 1}, {"arch/x/usr/lib/kernel/vmlinuz", 1},
+	    {"debian/bookworm/etc/shadow", 0},           {"debian/boot/etc/shadow", 0},
+	    {"debian/bookworm/vmlinuz", 0},              {"debian/bookworm/bootx/vmlinuz", 0},
+	    {"debian", 0},                               {"debian/bookworm", 0},
+	    {"", 0},                                     {"debian/bookworm/etc/boot/x", 0},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		ck_assert_msg(scan_boot_file_ok(t[i].real) == t[i].ok, "%s", t[i].real);
+	ck_assert_int_eq(scan_boot_file_ok(NULL), 0);
+}
+END_TEST
+
 Suite *scan_suite(void)
 {
 	Suite *s = suite_create("scan");
@@ -803,9 +849,11 @@ Suite *scan_suite(void)
 	tcase_add_test(tc, test_many_releases);
 	tcase_add_test(tc, test_root_errors);
 	tcase_add_test(tc, test_print);
+	tcase_add_test(tc, test_boot_links_to_secrets);
 	suite_add_tcase(s, tc);
 	TCase *to = tcase_create("osrelease");
 	tcase_add_test(to, test_osrelease_table);
+	tcase_add_test(to, test_boot_file_ok_table);
 	tcase_add_test(to, test_osrelease_limits);
 	tcase_add_test(to, test_osrelease_prefixes);
 	suite_add_tcase(s, to);

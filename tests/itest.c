@@ -208,6 +208,7 @@ int itest_start(struct itest_server *s, int tftp, int http, const char *const *e
 		int nul = open("/dev/null", O_RDONLY);
 		if (nul >= 0)
 			dup2(nul, 0);
+		closefrom(3); /* the server must not inherit the test's fds (Check's temp files, sockets) */
 		setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=86", 0);
 		execv(bin, (char *const *)argv);
 		_exit(127);
