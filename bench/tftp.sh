@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/tftp.sh - autopxe's TFTP server against tftpd-hpa and dnsmasq on loopback: MB/s per case, ratio to the best peer.
+# bench/tftp.sh - autopxe's TFTP server against tftpd-hpa and dnsmasq on loopback: MB/s, ratio to the best peer.
 #
 # Usage: bench/tftp.sh [BUILD_DIR]      (uses BUILD_DIR/autopxe, default build/; AUTOPXE_BIN overrides)
 # Env:   BENCH_RUNS (runs per single-transfer case, best is kept; default 3)

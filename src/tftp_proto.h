@@ -103,8 +103,9 @@ struct tftp_params {
 
 /* Negotiate (RFC 2347/2348/2349/7440): blksize < 8 is ignored, larger ones are clamped to the
  * limits (never below 8); timeout outside 1..255 is ignored; windowsize 0 is ignored, larger ones
- * clamped to max_window and to window_bytes / tftp_truesize(blksize) (at least 1); tsize is answered with `size` (the exact bytes to be sent) when
- * present and size > 0 (curl rejects "tsize 0"). Options not acknowledged keep their RFC 1350 defaults. Pure. */
+ * clamped to max_window and to window_bytes / tftp_truesize(blksize) (at least 1); tsize is
+ * answered with `size` (the exact bytes to be sent) when present and size > 0 (curl rejects
+ * "tsize 0"). Options not acknowledged keep their RFC 1350 defaults. Pure. */
 void tftp_negotiate(const struct tftp_options *req, const struct tftp_limits *lim, unsigned long long size,
                     struct tftp_params *out);
 

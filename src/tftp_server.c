@@ -661,7 +661,7 @@ static void on_sess_event(struct tftp_server *s, struct sess *x, uint32_t events
 	}
 	if (!(events & (EPOLLIN | EPOLLERR)))
 		return;
-	struct sockaddr_storage from;
+	struct sockaddr_storage from = {0};
 	struct iovec iov = {s->rx, RX_BYTES};
 	struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t n = recvmsg(x->fd, &mh, MSG_DONTWAIT);
@@ -678,11 +678,8 @@ static void on_sess_event(struct tftp_server *s, struct sess *x, uint32_t events
 		return;
 	}
 	struct tftp_packet pk;
-	if (tftp_parse_packet(s->rx, (size_t)n, &pk) != 0) {
-		if (n >= 2 && (s->rx[1] == TFTP_RRQ || s->rx[1] == TFTP_WRQ) && s->rx[0] == 0)
-			return; /* a retransmitted request reaching our TID: ignore */
-		return;     /* cannot be parsed: ignored */
-	}
+	if (tftp_parse_packet(s->rx, (size_t)n, &pk) != 0)
+		return; /* runts, requests sent to our TID, unknown opcodes: ignored, the timer goes on */
 	switch (pk.op) {
 	case TFTP_ACK:
 		on_ack(s, x, pk.block, now);
