@@ -904,6 +904,69 @@ START_TEST(test_pxe_tsize_probe)
 }
 END_TEST
 
+/* Download `name` with a raw client, calling mid() after DATA 1: the bytes received, or -(ERROR code) - 1. */
+static long raw_get_mid(const char *name, void (*mid)(void), sbuf *got)
+{
+	uint8_t req[128], buf[2048];
+	const char *parts[] = {name, "octet", NULL};
+	int fd = raw_socket();
+	struct sockaddr_in to = server_addr(), tid, from;
+	raw_send(fd, &to, req, build_req(req, sizeof req, 1, parts));
+	ssize_t k = raw_recv(fd, buf, sizeof buf, &tid, 2000);
+	ck_assert_int_eq(k, 516);
+	sbuf_append(got, buf + 4, 512);
+	mid();
+	send_ack(fd, &tid, 1);
+	long rc = -1;
+	for (unsigned expect = 2;; expect++) {
+		k = raw_recv(fd, buf, sizeof buf, &from, 2000);
+		ck_assert_int_ge(k, 4);
+		if (get16(buf) == 5) {
+			rc = -(long)get16(buf + 2) - 1;
+			break;
+		}
+		ck_assert_uint_eq(get16(buf + 2), expect);
+		sbuf_append(got, buf + 4, (size_t)k - 4);
+		send_ack(fd, &tid, expect);
+		if (k < 516) {
+			rc = (long)got->len;
+			break;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+static char change_path[600];
+static void shrink_it(void) { ck_assert_int_eq(truncate(change_path, 1000), 0); }
+static void replace_it(void)
+{
+	char tmp[700];
+	snprintf(tmp, sizeof tmp, "%s.new", change_path);
+	ck_assert_int_eq(itest_make_file(tmp, 5000, 99), 0);
+	ck_assert_int_eq(rename(tmp, change_path), 0);
+}
+
+/* A file replaced by rename keeps serving the old version; one that shrinks fails with an ERROR. */
+START_TEST(test_file_changes)
+{
+	src_path("mb.bin", change_path, sizeof change_path);
+	size_t ol;
+	char *old = slurp(change_path, &ol);
+	ck_assert_ptr_nonnull(old);
+	sbuf got = SBUF_INIT;
+	ck_assert_int_eq(raw_get_mid("mb.bin", replace_it, &got), 1000000);
+	ck_assert_int_eq(memcmp(got.data, old, ol), 0);
+	sbuf_reset(&got);
+	free(old);
+	/* now mb.bin is the 5000-byte replacement: shrink it under a transfer */
+	ck_assert_int_eq(raw_get_mid("mb.bin", shrink_it, &got), -1); /* ERROR 0 */
+	ck_assert_uint_eq(got.len, 512);
+	sbuf_free(&got);
+	ck_assert(itest_log_contains(&srv, "outcome=io_error"));
+}
+END_TEST
+
 static int metrics_active(void)
 {
 	char *out = NULL;
@@ -991,6 +1054,7 @@ Suite *tftp_it_suite(void)
 	tcase_add_test(tc, test_wrong_tid);
 	tcase_add_test(tc, test_duplicate_acks);
 	tcase_add_test(tc, test_pxe_tsize_probe);
+	tcase_add_test(tc, test_file_changes);
 	tcase_add_test(tc, test_ipv6_dual_stack);
 	suite_add_tcase(s, tc);
 
