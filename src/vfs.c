@@ -202,12 +202,17 @@ int vfs_normalize(const char *name, size_t len, char *out, size_t outlen)
 	return 0;
 }
 
-/* Open `rel` beneath dirfd without ever leaving it. Uses openat2(RESOLVE_BENEATH); where the
- * kernel or a seccomp filter lacks openat2, walks component by component refusing symlinks. */
-static int open_beneath(int dirfd, const char *rel)
+/* Open `rel` beneath dirfd with `flags` without ever leaving it. Uses openat2(RESOLVE_BENEATH); where the
+ * kernel or a seccomp filter lacks openat2, walks component by component refusing symlinks. dirfd ==
+ * AT_FDCWD opens an absolute path the scanner resolved (no symlink at its end). -errno on failure. */
+static int open_beneath(int dirfd, const char *rel, int flags)
 {
+	if (dirfd == AT_FDCWD) {
+		int fd = openat(AT_FDCWD, rel, flags | O_NOFOLLOW);
+		return fd >= 0 ? fd : -errno;
+	}
 	struct open_how how = {
-	    .flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+	    .flags = (unsigned long long)flags,
 	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
 	};
 	long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
@@ -230,8 +235,7 @@ static int open_beneath(int dirfd, const char *rel)
 	char *comp = strtok_r(buf, "/", &save);
 	while (comp) {
 		char *next = strtok_r(NULL, "/", &save);
-		int flags = O_NOFOLLOW | O_CLOEXEC | (next ? O_PATH | O_DIRECTORY : O_RDONLY | O_NONBLOCK | O_NOCTTY);
-		int nfd = openat(cur, comp, flags);
+		int nfd = openat(cur, comp, O_NOFOLLOW | O_CLOEXEC | (next ? O_PATH | O_DIRECTORY : flags));
 		int e = errno;
 		close(cur);
 		if (nfd < 0)
@@ -240,6 +244,33 @@ static int open_beneath(int dirfd, const char *rel)
 		comp = next;
 	}
 	return cur;
+}
+
+/* Open a regular file for reading. Its type is checked through an O_PATH handle first, so a device node or
+ * FIFO planted in a served dir is never opened at all; the read handle must then be the same inode. */
+static int open_file(int dirfd, const char *rel, struct stat *st)
+{
+	int pfd = open_beneath(dirfd, rel, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return pfd == -ELOOP || pfd == -EXDEV ? -EACCES : pfd;
+	struct stat pst;
+	int rc = fstat(pfd, &pst) == 0 ? 0 : -errno;
+	close(pfd);
+	if (rc)
+		return rc;
+	if (!S_ISREG(pst.st_mode))
+		return S_ISDIR(pst.st_mode) ? -EISDIR : -EINVAL;
+	int fd = open_beneath(dirfd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return fd == -ELOOP || fd == -EXDEV ? -EACCES : fd;
+	if (fstat(fd, st) != 0 || st->st_dev != pst.st_dev || st->st_ino != pst.st_ino || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return -EAGAIN; /* replaced between the two opens: the client retries */
+	}
+	int fl = fcntl(fd, F_GETFL); /* regular file: back to blocking reads */
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	return fd;
 }
 
 static const struct vfs_entry *lookup(const struct vfs *v, const char *name)
@@ -258,26 +289,6 @@ static const struct vfs_entry *lookup(const struct vfs *v, const char *name)
 	return NULL;
 }
 
-static int finish_open(int fd, struct stat *st)
-{
-	if (fd < 0)
-		return fd == -ELOOP || fd == -EXDEV ? -EACCES : fd;
-	if (fstat(fd, st) != 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		close(fd);
-		return S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
-	}
-	/* regular file: back to blocking reads */
-	int fl = fcntl(fd, F_GETFL);
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-	return fd;
-}
-
 int vfs_open(const struct vfs *v, const char *name, size_t len, struct stat *st, enum vfs_kind *kind)
 {
 	char norm[VFS_NAME_MAX + 2];
@@ -286,29 +297,25 @@ int vfs_open(const struct vfs *v, const char *name, size_t len, struct stat *st,
 		return rc;
 	const struct vfs_entry *e = lookup(v, norm);
 	if (e) {
-		int dirfd = e->base == BASE_CACHE ? v->cache_fd : v->root_fd;
+		int dirfd = e->base == BASE_CACHE ? v->cache_fd : e->base == BASE_ABS ? AT_FDCWD : v->root_fd;
 		if (kind)
 			*kind = VFS_CATALOG;
-		if (e->base == BASE_ABS) { /* a path the scanner resolved; never a symlink swapped in later */
-			int fd = open(e->real, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-			return finish_open(fd < 0 ? -errno : fd, st);
-		}
-		if (dirfd < 0)
+		if (dirfd < 0 && dirfd != AT_FDCWD)
 			return -ENOENT;
-		return finish_open(open_beneath(dirfd, e->real), st);
+		return open_file(dirfd, e->real, st);
 	}
 	if (!strchr(norm, '/') && v->ipxe_fd >= 0) {
-		int fd = open_beneath(v->ipxe_fd, norm);
-		if (fd >= 0 || fd != -ENOENT) {
+		int fd = open_file(v->ipxe_fd, norm, st);
+		if (fd != -ENOENT) {
 			if (kind)
 				*kind = VFS_IPXE;
-			return finish_open(fd, st);
+			return fd;
 		}
 	}
 	if (v->static_fd >= 0) {
 		if (kind)
 			*kind = VFS_STATIC;
-		return finish_open(open_beneath(v->static_fd, norm), st);
+		return open_file(v->static_fd, norm, st);
 	}
 	return -ENOENT;
 }
