@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
@@ -841,41 +842,52 @@ oom:
 	return -ENOMEM;
 }
 
-const struct scan_distro *catalog_distro(const struct catalog *cat, const char *distro)
+/* Binary search of `n` sorted records of `size` bytes whose first member is the name (char *), for the
+ * name s[0..len) (not NUL-terminated). Distros and releases are sorted by strcmp. */
+_Static_assert(offsetof(struct scan_distro, name) == 0, "sc_bsearch_name reads the name first");
+_Static_assert(offsetof(struct scan_release, name) == 0, "sc_bsearch_name reads the name first");
+
+static const void *sc_bsearch_name(const void *base, size_t n, size_t size, const char *s, size_t len)
 {
-	if (!cat || !distro)
-		return NULL;
-	size_t lo = 0, hi = cat->n_distros;
+	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(distro, cat->distros[mid].name);
+		const char *m = *(const char *const *)((const char *)base + mid * size);
+		int c = strncmp(m, s, len);
 		if (c == 0)
-			return &cat->distros[mid];
+			c = m[len] != '\0';
+		if (c == 0)
+			return (const char *)base + mid * size;
 		if (c < 0)
-			hi = mid;
-		else
 			lo = mid + 1;
+		else
+			hi = mid;
 	}
 	return NULL;
 }
 
+const struct scan_distro *catalog_distro_n(const struct catalog *cat, const char *name, size_t len)
+{
+	if (!cat || !name)
+		return NULL;
+	return sc_bsearch_name(cat->distros, cat->n_distros, sizeof *cat->distros, name, len);
+}
+
+const struct scan_release *distro_release_n(const struct scan_distro *d, const char *name, size_t len)
+{
+	if (!d || !name)
+		return NULL;
+	return sc_bsearch_name(d->releases, d->n_releases, sizeof *d->releases, name, len);
+}
+
+const struct scan_distro *catalog_distro(const struct catalog *cat, const char *distro)
+{
+	return distro ? catalog_distro_n(cat, distro, strlen(distro)) : NULL;
+}
+
 const struct scan_release *catalog_release(const struct catalog *cat, const char *distro, const char *release)
 {
-	const struct scan_distro *d = catalog_distro(cat, distro);
-	if (!d || !release)
-		return NULL;
-	size_t lo = 0, hi = d->n_releases;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(release, d->releases[mid].name);
-		if (c == 0)
-			return &d->releases[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return release ? distro_release_n(catalog_distro(cat, distro), release, strlen(release)) : NULL;
 }
 
 const struct scan_kernel *release_kernel(const struct scan_release *rel, const char *id)

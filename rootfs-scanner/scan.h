@@ -197,6 +197,9 @@ int kver_cmp(const char *a, const char *b);
 /* Lookups (borrowed pointers, valid while cat lives). */
 const struct scan_distro *catalog_distro(const struct catalog *cat, const char *distro);
 const struct scan_release *catalog_release(const struct catalog *cat, const char *distro, const char *release);
+/* The same for a name given by pointer and length (not NUL-terminated): O(log n). */
+const struct scan_distro *catalog_distro_n(const struct catalog *cat, const char *name, size_t len);
+const struct scan_release *distro_release_n(const struct scan_distro *d, const char *name, size_t len);
 /* kernel id may be a version id, "latest" (newest versioned, NULL when none) or "default"
  * (the unversioned symlink pair, NULL when absent; no fallback either way). */
 const struct scan_kernel *release_kernel(const struct scan_release *rel, const char *id);

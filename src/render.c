@@ -140,44 +140,6 @@ int expand_vars(const char *tmpl, const char *const *builtins, const struct conf
 
 /* ---------------------------------------------------------------- catalog / config lookups */
 
-static const struct scan_distro *find_distro(const struct catalog *cat, const char *name, size_t n)
-{
-	size_t lo = 0, hi = cat ? cat->n_distros : 0;
-	while (lo < hi) { /* distros are sorted by strcmp */
-		size_t mid = lo + (hi - lo) / 2;
-		const char *m = cat->distros[mid].name;
-		int c = strncmp(m, name, n);
-		if (c == 0)
-			c = m[n] != '\0';
-		if (c == 0)
-			return &cat->distros[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-static const struct scan_release *find_release(const struct scan_distro *d, const char *name, size_t n)
-{
-	size_t lo = 0, hi = d->n_releases;
-	while (lo < hi) { /* releases are sorted by strcmp: O(log n) per request however large the tree */
-		size_t mid = lo + (hi - lo) / 2;
-		const char *m = d->releases[mid].name;
-		int c = strncmp(m, name, n);
-		if (c == 0)
-			c = m[n] != '\0';
-		if (c == 0)
-			return &d->releases[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 static const struct scan_kernel *find_kernel(const struct scan_release *r, const char *word, size_t n)
 {
 	if (n == 6 && memcmp(word, "latest", 6) == 0)
@@ -255,12 +217,12 @@ int boot_id_resolve(const struct config *cfg, const struct catalog *cat, const c
 		}
 		text_clean(part[i], w[i], len[i] + 1 < sizeof w[i] ? len[i] + 1 : sizeof w[i]);
 	}
-	out->distro = find_distro(cat, part[0], len[0]);
+	out->distro = catalog_distro_n(cat, part[0], len[0]);
 	if (!out->distro) {
 		snprintf(why, whylen, "no distro '%s'", w[0]);
 		return -ENOENT;
 	}
-	out->release = find_release(out->distro, part[1], len[1]);
+	out->release = distro_release_n(out->distro, part[1], len[1]);
 	if (!out->release) {
 		snprintf(why, whylen, "no release '%s' in '%s'", w[1], w[0]);
 		return -ENOENT;
@@ -975,7 +937,7 @@ int render_menu(const struct config *cfg, const struct catalog *cat, const struc
 	}
 	const struct scan_distro *sd = NULL;
 	if (submenu && *submenu) {
-		sd = find_distro(cat, submenu, strlen(submenu));
+		sd = catalog_distro_n(cat, submenu, strlen(submenu));
 		if (!sd) {
 			rc = -ENOENT;
 			goto out;
