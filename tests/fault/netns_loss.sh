@@ -74,6 +74,9 @@ CmdlineTemplates:
 Watch: false
 TFTPTimeout: 100
 TFTPRetries: 20
+# At 20% loss each way TCP's retransmission backoff can leave a connection silent for over 30 s (the default
+# HTTPTimeout, which closes idle connections against slowloris): let the HTTP download ride that out.
+HTTPTimeout: 600
 EOF
 chmod -R a+rX "$dir"
 ip netns exec "$S" env ASAN_OPTIONS=detect_leaks=1:exitcode=86 "$bin" --config "$dir/config.yaml" \
