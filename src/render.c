@@ -887,6 +887,37 @@ static int build_distro(struct rctx *x, const struct scan_distro *sd)
 	return tmpl_data_error(d);
 }
 
+/* Zero x and fill what every render takes from the client: its MAC in both spellings, its IP when it is a safe
+ * word, the URL prefix of kernels/initrds ("/" unless file_base is a safe word). Borrows cfg, cat and cl. */
+static void rctx_init(struct rctx *x, const struct config *cfg, const struct catalog *cat,
+                      const struct render_client *cl)
+{
+	memset(x, 0, sizeof *x);
+	x->cfg = cfg;
+	x->cat = cat;
+	x->cl = cl;
+	mac_colon(cl->mac, x->mac);
+	mac_hexraw(cl->mac, x->hex);
+	if (cl->ip && label_ok(cl->ip) && strlen(cl->ip) < sizeof x->ip)
+		snprintf(x->ip, sizeof x->ip, "%s", cl->ip);
+	x->base = cl->file_base && *cl->file_base && label_ok(cl->file_base) ? cl->file_base : "/";
+}
+
+/* Free what x owns (its template data and scratch buffers); the borrowed pointers stay untouched. */
+static void rctx_free(struct rctx *x)
+{
+	tmpl_data_free(x->data);
+	x->data = NULL;
+	sbuf_free(&x->id);
+	sbuf_free(&x->cmd);
+	sbuf_free(&x->tmp);
+	sbuf_free(&x->join);
+	sbuf_free(&x->iso_url);
+	sbuf_free(&x->iso_label);
+	sbuf_free(&x->image_path);
+	sbuf_free(&x->image_url);
+}
+
 int render_boot_cmdline(const struct config *cfg, const struct catalog *cat, const struct boot_target *bt,
                         const struct render_client *cl, sbuf *out)
 {
@@ -894,25 +925,11 @@ int render_boot_cmdline(const struct config *cfg, const struct catalog *cat, con
 	int rc;
 	if (!bt || !bt->release || !bt->kernel || !bt->tmpl || !cl)
 		return -EINVAL;
-	memset(&x, 0, sizeof x);
-	x.cfg = cfg;
-	x.cat = cat;
-	x.cl = cl;
-	mac_colon(cl->mac, x.mac);
-	mac_hexraw(cl->mac, x.hex);
-	if (cl->ip && label_ok(cl->ip) && strlen(cl->ip) < sizeof x.ip)
-		snprintf(x.ip, sizeof x.ip, "%s", cl->ip);
-	x.base = cl->file_base && *cl->file_base && label_ok(cl->file_base) ? cl->file_base : "/";
+	rctx_init(&x, cfg, cat, cl);
 	rc = entry_cmdline(&x, bt->release, bt->distro->name, bt->kernel, bt->kernel_word, bt->tmpl);
 	if (!rc)
 		rc = sbuf_append(out, x.cmd.data ? x.cmd.data : "", x.cmd.len);
-	sbuf_free(&x.id);
-	sbuf_free(&x.cmd);
-	sbuf_free(&x.tmp);
-	sbuf_free(&x.iso_url);
-	sbuf_free(&x.iso_label);
-	sbuf_free(&x.image_path);
-	sbuf_free(&x.image_url);
+	rctx_free(&x);
 	return rc;
 }
 
@@ -923,9 +940,9 @@ int render_menu(const struct config *cfg, const struct catalog *cat, const struc
 	struct rctx x;
 	size_t start = out->len;
 	int rc;
-	memset(&x, 0, sizeof x);
 	if (!cl)
 		return -EINVAL;
+	rctx_init(&x, cfg, cat, cl); /* before any goto out: that frees x */
 	if (!t) { /* convenience for tools and tests: the built-in templates */
 		struct diag dg;
 		diag_init(&dg);
@@ -943,14 +960,6 @@ int render_menu(const struct config *cfg, const struct catalog *cat, const struc
 			goto out;
 		}
 	}
-	x.cfg = cfg;
-	x.cat = cat;
-	x.cl = cl;
-	mac_colon(cl->mac, x.mac);
-	mac_hexraw(cl->mac, x.hex);
-	if (cl->ip && label_ok(cl->ip) && strlen(cl->ip) < sizeof x.ip)
-		snprintf(x.ip, sizeof x.ip, "%s", cl->ip);
-	x.base = cl->file_base && *cl->file_base && label_ok(cl->file_base) ? cl->file_base : "/";
 	x.host = find_host(cfg, cl->mac);
 	x.data = tmpl_data_new();
 	x.root = tmpl_data_root(x.data);
@@ -969,15 +978,7 @@ out:
 		out->len = start;
 		out->data[start] = '\0';
 	}
-	tmpl_data_free(x.data);
-	sbuf_free(&x.id);
-	sbuf_free(&x.cmd);
-	sbuf_free(&x.tmp);
-	sbuf_free(&x.join);
-	sbuf_free(&x.iso_url);
-	sbuf_free(&x.iso_label);
-	sbuf_free(&x.image_path);
-	sbuf_free(&x.image_url);
+	rctx_free(&x);
 	menu_templates_free(own);
 	return rc;
 }
