@@ -635,6 +635,7 @@ static const struct key_def keys[] = {
     {"TFTPRetries", h_uint, OFF(tftp_retries), 1, 50, NULL},
     {"TFTPMaxSessions", h_uint, OFF(tftp_max_sessions), 1, 1000000, NULL},
     {"TFTPMaxPerClient", h_uint, OFF(tftp_max_per_client), 1, 65535, NULL},
+    {"TFTPThreads", h_uint, OFF(tftp_threads), 0, 64, NULL},
     {"HTTPMaxConnections", h_uint, OFF(http_max_conns), 1, 1000000, NULL},
     {"HTTPMaxPerClient", h_uint, OFF(http_max_per_client), 1, 1000000, NULL},
     {"HTTPTimeout", h_uint, OFF(http_timeout_s), 1, 86400, NULL},
@@ -969,6 +970,7 @@ struct config *config_new_default(void)
 	c->http_max_per_client = 64;
 	c->http_timeout_s = 30;
 	c->http_threads = 0;
+	c->tftp_threads = 0;
 	c->allow_remote_reload = 0;
 	return c;
 }

@@ -82,6 +82,7 @@ struct config {
 	unsigned http_max_per_client; /* HTTPMaxPerClient, default 64 */
 	unsigned http_timeout_s;      /* HTTPTimeout (s), default 30 */
 	unsigned http_threads;        /* HTTPThreads, default 0 = number of cores */
+	unsigned tftp_threads;        /* TFTPThreads, default 0 = number of cores */
 	int allow_remote_reload;      /* AllowRemoteReload, default false */
 };
 

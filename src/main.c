@@ -150,6 +150,8 @@ static int do_reload(char *msg, size_t len)
 		if (old && (memcmp(&old->cfg->tftp_listen, &s->cfg->tftp_listen, sizeof s->cfg->tftp_listen) ||
 		            memcmp(&old->cfg->http_listen, &s->cfg->http_listen, sizeof s->cfg->http_listen)))
 			log_warn("TFTPListen/HTTPListen changed: listen addresses take effect at the next restart");
+		if (old && (old->cfg->tftp_threads != s->cfg->tftp_threads || old->cfg->http_threads != s->cfg->http_threads))
+			log_warn("TFTPThreads/HTTPThreads changed: thread counts take effect at the next restart");
 		snapshot_unref(old);
 		size_t nd = s->cat->n_distros, nr = s->cat->n_releases, nk = s->cat->n_kernels;
 		snapshot_publish(s);
@@ -209,7 +211,7 @@ static int cmd_serve(struct opts *o)
 	int watch_fd = -1, ret = EXIT_RUNTIME;
 	char err[512], buf[128];
 	const struct config *c = s->cfg;
-	if (c->tftp_listen.enabled && tftp_server_open(&c->tftp_listen, &tftp, err, sizeof err) != 0) {
+	if (c->tftp_listen.enabled && tftp_server_open(&c->tftp_listen, c->tftp_threads, &tftp, err, sizeof err) != 0) {
 		log_error("TFTP: %s", err);
 		goto fail;
 	}

@@ -1,4 +1,4 @@
-/* tftp_server.c - the TFTP front end: one epoll loop in its own thread, a deadline heap, one socket per transfer. */
+/* tftp_server.c - the TFTP front end: epoll loops in their own threads, a deadline heap, one socket per transfer. */
 #include "tftp_server.h"
 
 #include <arpa/inet.h>
@@ -37,7 +37,8 @@
 #define TIMEOUT_CAP_MS 60000u
 #define NAME_LOG 256
 #define C_BUCKETS 4096u            /* per-client-IP counters */
-#define S_BUCKETS 8192u            /* sessions by client address+port (duplicate RRQs) */
+#define S_BUCKETS 8192u            /* sessions by client address+port (duplicate RRQs), per loop */
+#define TFTP_MAX_LOOPS 64u
 
 /* A client address reduced to 16 bytes (IPv4 as ::ffff:a.b.c.d) + port. */
 struct addr_key {
@@ -91,24 +92,33 @@ struct sess {
 	int dead;          /* ended; waiting in the graveyard */
 };
 
-struct tftp_server {
-	int lfd, efd, epfd;
-	int family; /* of lfd */
-	unsigned port;
+/* One event loop: its own listening socket (SO_REUSEPORT: the kernel hashes each client address+port to one
+ * loop, so a repeated RRQ finds its session), its own sessions, deadline heap and scratch buffers. */
+struct tftp_loop {
+	struct tftp_server *srv;
+	int lfd, epfd;
 	pthread_t thr;
-	int started, stopped;
-	atomic_uint n_sessions;
-
-	/* loop-thread state */
+	int started;
 	struct sess **heap;
 	size_t heap_n, heap_cap;
-	struct client_ent *ctab[C_BUCKETS];
 	struct sess *stab[S_BUCKETS];
 	struct sess *graveyard; /* ended sessions, freed after each batch of events */
 	uint8_t *rx, *tx, *na;
 	struct mmsghdr mm[BATCH];
 	struct iovec iov[BATCH][2];
 	uint8_t hdr[BATCH][TFTP_HDR];
+};
+
+struct tftp_server {
+	int efd; /* stop: written once, never read, so every loop sees it */
+	unsigned port;
+	unsigned n_loops;
+	struct tftp_loop *loops;
+	int started, stopped;
+	atomic_uint n_sessions; /* all loops, including requests being set up */
+
+	pthread_mutex_t cmu; /* guards ctab: touched once at the start and once at the end of a session */
+	struct client_ent *ctab[C_BUCKETS];
 };
 
 static char tag_listen, tag_stop; /* epoll data.ptr markers */
@@ -190,43 +200,60 @@ static uint32_t hash_bytes(const void *p, size_t n)
 
 /* ---- per-client counters and the session index ---- */
 
-static struct client_ent *client_get(struct tftp_server *s, const uint8_t ip[16], int create)
+/* Take one session slot for ip: the server-wide count and the per-client count, both against the current caps.
+ * Returns the client's entry, or NULL with *why set (busy or out of memory); undo with unreserve(). */
+static struct client_ent *reserve(struct tftp_server *srv, const uint8_t ip[16], unsigned max_sessions,
+                                  unsigned max_per_client, const char **why)
 {
-	struct client_ent **b = &s->ctab[hash_bytes(ip, 16) & (C_BUCKETS - 1)];
-	for (struct client_ent *e = *b; e; e = e->next)
-		if (memcmp(e->ip, ip, 16) == 0)
-			return e;
-	if (!create)
+	if (atomic_fetch_add(&srv->n_sessions, 1) >= max_sessions) {
+		atomic_fetch_sub(&srv->n_sessions, 1);
+		*why = "session limit";
 		return NULL;
-	struct client_ent *e = calloc(1, sizeof *e);
+	}
+	pthread_mutex_lock(&srv->cmu);
+	struct client_ent **b = &srv->ctab[hash_bytes(ip, 16) & (C_BUCKETS - 1)];
+	struct client_ent *e = *b;
+	while (e && memcmp(e->ip, ip, 16) != 0)
+		e = e->next;
+	if (!e && (e = calloc(1, sizeof *e)) != NULL) {
+		memcpy(e->ip, ip, 16);
+		e->next = *b;
+		*b = e;
+	}
+	if (!e || e->count >= max_per_client) {
+		*why = e ? "per-client session limit" : "out of memory";
+		e = NULL;
+	} else {
+		e->count++;
+	}
+	pthread_mutex_unlock(&srv->cmu);
 	if (!e)
-		return NULL;
-	memcpy(e->ip, ip, 16);
-	e->next = *b;
-	*b = e;
+		atomic_fetch_sub(&srv->n_sessions, 1);
 	return e;
 }
 
-static void client_put(struct tftp_server *s, struct client_ent *e)
+static void unreserve(struct tftp_server *srv, struct client_ent *e)
 {
-	if (!e || --e->count > 0)
-		return;
-	struct client_ent **b = &s->ctab[hash_bytes(e->ip, 16) & (C_BUCKETS - 1)];
-	for (; *b; b = &(*b)->next) {
-		if (*b == e) {
-			*b = e->next;
-			free(e);
-			return;
+	pthread_mutex_lock(&srv->cmu);
+	if (--e->count == 0) {
+		for (struct client_ent **b = &srv->ctab[hash_bytes(e->ip, 16) & (C_BUCKETS - 1)]; *b; b = &(*b)->next) {
+			if (*b == e) {
+				*b = e->next;
+				free(e);
+				break;
+			}
 		}
 	}
+	pthread_mutex_unlock(&srv->cmu);
+	atomic_fetch_sub(&srv->n_sessions, 1);
 }
 
-static struct sess **stab_slot(struct tftp_server *s, const struct addr_key *k)
+static struct sess **stab_slot(struct tftp_loop *s, const struct addr_key *k)
 {
 	return &s->stab[hash_bytes(k, sizeof *k) & (S_BUCKETS - 1)];
 }
 
-static struct sess *stab_find(struct tftp_server *s, const struct addr_key *k)
+static struct sess *stab_find(struct tftp_loop *s, const struct addr_key *k)
 {
 	for (struct sess *x = *stab_slot(s, k); x; x = x->hnext)
 		if (memcmp(&x->key, k, sizeof *k) == 0)
@@ -234,7 +261,7 @@ static struct sess *stab_find(struct tftp_server *s, const struct addr_key *k)
 	return NULL;
 }
 
-static void stab_del(struct tftp_server *s, struct sess *ss)
+static void stab_del(struct tftp_loop *s, struct sess *ss)
 {
 	for (struct sess **b = stab_slot(s, &ss->key); *b; b = &(*b)->hnext) {
 		if (*b == ss) {
@@ -246,13 +273,13 @@ static void stab_del(struct tftp_server *s, struct sess *ss)
 
 /* ---- deadline min-heap ---- */
 
-static void heap_set(struct tftp_server *s, size_t i, struct sess *x)
+static void heap_set(struct tftp_loop *s, size_t i, struct sess *x)
 {
 	s->heap[i] = x;
 	x->heap_idx = i;
 }
 
-static void heap_up(struct tftp_server *s, size_t i)
+static void heap_up(struct tftp_loop *s, size_t i)
 {
 	struct sess *x = s->heap[i];
 	while (i > 0) {
@@ -265,7 +292,7 @@ static void heap_up(struct tftp_server *s, size_t i)
 	heap_set(s, i, x);
 }
 
-static void heap_down(struct tftp_server *s, size_t i)
+static void heap_down(struct tftp_loop *s, size_t i)
 {
 	struct sess *x = s->heap[i];
 	for (;;) {
@@ -282,7 +309,7 @@ static void heap_down(struct tftp_server *s, size_t i)
 	heap_set(s, i, x);
 }
 
-static int heap_push(struct tftp_server *s, struct sess *x)
+static int heap_push(struct tftp_loop *s, struct sess *x)
 {
 	if (s->heap_n == s->heap_cap) {
 		size_t cap = s->heap_cap ? s->heap_cap * 2 : 256;
@@ -297,7 +324,7 @@ static int heap_push(struct tftp_server *s, struct sess *x)
 	return 0;
 }
 
-static void heap_remove(struct tftp_server *s, struct sess *x)
+static void heap_remove(struct tftp_loop *s, struct sess *x)
 {
 	size_t i = x->heap_idx;
 	struct sess *last = s->heap[--s->heap_n];
@@ -308,7 +335,7 @@ static void heap_remove(struct tftp_server *s, struct sess *x)
 	heap_down(s, last->heap_idx);
 }
 
-static void set_deadline(struct tftp_server *s, struct sess *x, uint64_t when)
+static void set_deadline(struct tftp_loop *s, struct sess *x, uint64_t when)
 {
 	uint64_t old = x->deadline;
 	x->deadline = when;
@@ -381,7 +408,7 @@ static size_t block_len(const struct sess *x, uint64_t b)
 }
 
 /* Produce one netascii block from the state (*off, *pend) into out. Returns its length or -errno. */
-static ssize_t na_block(struct tftp_server *s, struct sess *x, uint64_t *off, int *pend, uint8_t *out)
+static ssize_t na_block(struct tftp_loop *s, struct sess *x, uint64_t *off, int *pend, uint8_t *out)
 {
 	size_t o = 0;
 	for (;;) {
@@ -416,7 +443,7 @@ static int file_changed(const struct sess *x)
 }
 
 /* Prepare n blocks from x->next_tx in s->mm/iov. 0 or -EIO (the source changed or failed). */
-static int fill_batch(struct tftp_server *s, struct sess *x, unsigned n)
+static int fill_batch(struct tftp_loop *s, struct sess *x, unsigned n)
 {
 	uint64_t b0 = x->next_tx;
 	if (b0 + n - 1 >= x->last_blk && file_changed(x))
@@ -462,7 +489,7 @@ static int fill_batch(struct tftp_server *s, struct sess *x, unsigned n)
 	return 0;
 }
 
-static void arm_out(struct tftp_server *s, struct sess *x, int on)
+static void arm_out(struct tftp_loop *s, struct sess *x, int on)
 {
 	if (x->want_out == on)
 		return;
@@ -472,7 +499,7 @@ static void arm_out(struct tftp_server *s, struct sess *x, int on)
 }
 
 /* Transmit what is left of the current window (or the OACK). 0, or -EIO when the source failed. */
-static int transmit(struct tftp_server *s, struct sess *x)
+static int transmit(struct tftp_loop *s, struct sess *x)
 {
 	if (x->oack_phase) {
 		uint8_t buf[128];
@@ -536,7 +563,7 @@ static void window_open(struct sess *x)
 
 /* ---- session lifecycle ---- */
 
-static void sess_end(struct tftp_server *s, struct sess *x, enum tftp_outcome o, const char *why)
+static void sess_end(struct tftp_loop *s, struct sess *x, enum tftp_outcome o, const char *why)
 {
 	uint64_t bytes = x->acked * (uint64_t)x->p.blksize;
 	if (bytes > x->size)
@@ -555,7 +582,7 @@ static void sess_end(struct tftp_server *s, struct sess *x, enum tftp_outcome o,
 	metrics_tftp_active(-1);
 	heap_remove(s, x);
 	stab_del(s, x);
-	client_put(s, x->client);
+	unreserve(s->srv, x->client);
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, x->fd, NULL);
 	close(x->fd);
 	if (x->file_fd >= 0)
@@ -566,10 +593,9 @@ static void sess_end(struct tftp_server *s, struct sess *x, enum tftp_outcome o,
 	x->dead = 1;
 	x->hnext = s->graveyard;
 	s->graveyard = x;
-	atomic_fetch_sub(&s->n_sessions, 1);
 }
 
-static void bury(struct tftp_server *s)
+static void bury(struct tftp_loop *s)
 {
 	while (s->graveyard) {
 		struct sess *x = s->graveyard;
@@ -578,13 +604,13 @@ static void bury(struct tftp_server *s)
 	}
 }
 
-static void fail_io(struct tftp_server *s, struct sess *x)
+static void fail_io(struct tftp_loop *s, struct sess *x)
 {
 	send_error_fd(x->fd, &x->peer, x->peer_len, TFTP_EUNDEF, "file changed or unreadable during transfer");
 	sess_end(s, x, TFTP_OUT_IO_ERROR, "reason=\"source changed or read error\"");
 }
 
-static void on_timeout(struct tftp_server *s, struct sess *x, uint64_t now)
+static void on_timeout(struct tftp_loop *s, struct sess *x, uint64_t now)
 {
 	if (x->retries >= x->max_retries) {
 		sess_end(s, x, TFTP_OUT_TIMEOUT, NULL);
@@ -606,7 +632,7 @@ static void on_timeout(struct tftp_server *s, struct sess *x, uint64_t now)
 }
 
 /* Advance the netascii base state from x->base to block `to` (exclusive) without sending. */
-static int na_seek(struct tftp_server *s, struct sess *x, uint64_t to)
+static int na_seek(struct tftp_loop *s, struct sess *x, uint64_t to)
 {
 	for (uint64_t b = x->base; b < to; b++)
 		if (na_block(s, x, &x->na_base_off, &x->na_base_pend, s->tx) < 0)
@@ -614,7 +640,7 @@ static int na_seek(struct tftp_server *s, struct sess *x, uint64_t to)
 	return 0;
 }
 
-static void on_ack(struct tftp_server *s, struct sess *x, uint16_t wire, uint64_t now)
+static void on_ack(struct tftp_loop *s, struct sess *x, uint16_t wire, uint64_t now)
 {
 	uint64_t k;
 	enum tftp_ack_action a = tftp_ack_classify(x->base, x->oack_phase ? 0 : x->win_end, wire, &k);
@@ -649,7 +675,7 @@ static void on_ack(struct tftp_server *s, struct sess *x, uint16_t wire, uint64_
 	set_deadline(s, x, now + x->timeout_ms);
 }
 
-static void on_sess_event(struct tftp_server *s, struct sess *x, uint32_t events, uint64_t now)
+static void on_sess_event(struct tftp_loop *s, struct sess *x, uint32_t events, uint64_t now)
 {
 	if (x->dead)
 		return;
@@ -725,7 +751,7 @@ static void refuse(struct req_ctx *r, const char *name, size_t name_len, enum tf
 }
 
 /* Largest block that fits the MTU of the interface the request came in on; 0 if unknown. */
-static unsigned mtu_blksize(struct tftp_server *s, int ifindex, int family)
+static unsigned mtu_blksize(struct tftp_loop *s, int ifindex, int family)
 {
 	char name[IF_NAMESIZE];
 	if (ifindex <= 0 || !if_indextoname((unsigned)ifindex, name))
@@ -741,7 +767,7 @@ static unsigned mtu_blksize(struct tftp_server *s, int ifindex, int family)
 }
 
 /* Size of the netascii encoding of the source. */
-static int na_total(struct tftp_server *s, struct sess *x, uint64_t *out)
+static int na_total(struct tftp_loop *s, struct sess *x, uint64_t *out)
 {
 	uint64_t off = 0, n = 0;
 	for (;;) {
@@ -759,7 +785,7 @@ static int na_total(struct tftp_server *s, struct sess *x, uint64_t *out)
 	return 0;
 }
 
-static void start_request(struct tftp_server *s, struct req_ctx *r, const uint8_t *pkt, size_t len, uint64_t now)
+static void start_request(struct tftp_loop *s, struct req_ctx *r, const uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct tftp_request rq;
 	int rc = tftp_parse_request(pkt, len, &rq);
@@ -797,20 +823,22 @@ static void start_request(struct tftp_server *s, struct req_ctx *r, const uint8_
 		return;
 	}
 	const struct config *cfg = snap->cfg;
-	struct client_ent *ce = client_get(s, key.ip, 0);
-	if (atomic_load(&s->n_sessions) >= cfg->tftp_max_sessions ||
-	    (ce && ce->count >= cfg->tftp_max_per_client)) {
+	const char *busy = NULL;
+	struct client_ent *ce = reserve(s->srv, key.ip, cfg->tftp_max_sessions, cfg->tftp_max_per_client, &busy);
+	if (!ce) {
 		snapshot_unref(snap);
-		refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "server busy, retry", TFTP_OUT_BUSY, "session limit");
+		refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "server busy, retry", TFTP_OUT_BUSY, busy);
 		return;
 	}
 
 	struct sess *x = calloc(1, sizeof *x);
 	if (!x) {
+		unreserve(s->srv, ce);
 		snapshot_unref(snap);
 		refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "server busy, retry", TFTP_OUT_BUSY, "out of memory");
 		return;
 	}
+	x->client = ce;
 	x->fd = -1;
 	x->file_fd = -1;
 	sanitize(rq.file, rq.file_len, x->name, sizeof x->name);
@@ -911,28 +939,19 @@ static void start_request(struct tftp_server *s, struct req_ctx *r, const uint8_
 	x->start_ms = now;
 	x->deadline = now + x->timeout_ms;
 	x->base = 1;
-	x->client = client_get(s, key.ip, 1);
-	if (!x->client) {
-		refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "server busy, retry", TFTP_OUT_BUSY, "out of memory");
-		goto drop;
-	}
-	x->client->count++;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = x};
 	if (heap_push(s, x) != 0) {
-		client_put(s, x->client);
 		refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "server busy, retry", TFTP_OUT_BUSY, "out of memory");
 		goto drop;
 	}
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, x->fd, &ev) != 0) {
 		heap_remove(s, x);
-		client_put(s, x->client);
 		refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "server busy, retry", TFTP_OUT_BUSY, "epoll");
 		goto drop;
 	}
 	struct sess **slot = stab_slot(s, &key);
 	x->hnext = *slot;
 	*slot = x;
-	atomic_fetch_add(&s->n_sessions, 1);
 	metrics_tftp_active(1);
 
 	if (x->p.oack) {
@@ -944,6 +963,7 @@ static void start_request(struct tftp_server *s, struct req_ctx *r, const uint8_
 		fail_io(s, x);
 	return;
 drop:
+	unreserve(s->srv, x->client);
 	if (snap)
 		snapshot_unref(snap);
 	if (x->fd >= 0)
@@ -954,7 +974,7 @@ drop:
 	free(x);
 }
 
-static void on_listen(struct tftp_server *s, uint64_t now)
+static void on_listen(struct tftp_loop *s, uint64_t now)
 {
 	for (int i = 0; i < LISTEN_BURST; i++) {
 		struct req_ctx r;
@@ -1011,7 +1031,7 @@ static void on_listen(struct tftp_server *s, uint64_t now)
 
 static void *loop(void *arg)
 {
-	struct tftp_server *s = arg;
+	struct tftp_loop *s = arg;
 	struct epoll_event evs[256];
 	for (;;) {
 		int timeout = -1;
@@ -1049,7 +1069,8 @@ static void *loop(void *arg)
 
 /* ---- public API ---- */
 
-static int open_listener(const struct listen_spec *l, int *out_fd, int *out_family, char *err, size_t errlen)
+/* Bind a listening socket for l; with reuse, SO_REUSEPORT so that every loop can bind one to the same port. */
+static int open_listener(const struct listen_spec *l, int reuse, int *out_fd, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -1095,6 +1116,12 @@ static int open_listener(const struct listen_spec *l, int *out_fd, int *out_fami
 	}
 	int one = 1, zero = 0, rcv = 4 << 20;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+	if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+		int e = errno;
+		snprintf(err, errlen, "TFTP SO_REUSEPORT: %s", strerror(e));
+		close(fd);
+		return -e;
+	}
 	if (family == AF_INET6) {
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual ? &zero : &one, sizeof one);
 		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
@@ -1111,7 +1138,6 @@ static int open_listener(const struct listen_spec *l, int *out_fd, int *out_fami
 		return -e;
 	}
 	*out_fd = fd;
-	*out_family = family;
 	return 0;
 }
 
@@ -1126,43 +1152,102 @@ static void raise_nofile(void)
 	}
 }
 
-int tftp_server_open(const struct listen_spec *l, struct tftp_server **out, char *err, size_t errlen)
+static void loop_free(struct tftp_loop *s)
 {
-	*out = NULL;
-	struct tftp_server *s = calloc(1, sizeof *s);
-	if (!s) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	s->lfd = s->efd = s->epfd = -1;
-	int rc = open_listener(l, &s->lfd, &s->family, err, errlen);
-	if (rc)
-		goto fail;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	if (getsockname(s->lfd, (struct sockaddr *)&ss, &sl) == 0)
-		s->port = addr_port(&ss);
-	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	while (s->heap_n) /* never started, or stopped: nothing left, but be safe */
+		sess_end(s, s->heap[0], TFTP_OUT_ABORTED, "reason=\"server freed\"");
+	bury(s);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	free(s->heap);
+	free(s->rx);
+	free(s->tx);
+	free(s->na);
+}
+
+static int loop_init(struct tftp_server *srv, struct tftp_loop *s, const struct listen_spec *l, int reuse, char *err,
+                     size_t errlen)
+{
+	s->srv = srv;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->rx = malloc(RX_BYTES);
 	s->tx = malloc(TX_BYTES);
 	s->na = malloc(TFTP_MAX_BLKSIZE);
-	if (s->efd < 0 || s->epfd < 0 || !s->rx || !s->tx || !s->na) {
-		rc = -ENOMEM;
+	if (s->epfd < 0 || !s->rx || !s->tx || !s->na) {
 		snprintf(err, errlen, "TFTP set-up: %s", strerror(errno));
-		goto fail;
+		return -ENOMEM;
 	}
+	int rc = open_listener(l, reuse, &s->lfd, err, errlen);
+	if (rc)
+		return rc;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tag_listen};
 	struct epoll_event es = {.events = EPOLLIN, .data.ptr = &tag_stop};
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev) != 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->efd, &es) != 0) {
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev) != 0 ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, srv->efd, &es) != 0) {
 		rc = -errno;
 		snprintf(err, errlen, "TFTP epoll: %s", strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+int tftp_server_open(const struct listen_spec *l, unsigned threads, struct tftp_server **out, char *err,
+                     size_t errlen)
+{
+	*out = NULL;
+	if (threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n > 0 ? (unsigned)n : 1;
+	}
+	if (threads > TFTP_MAX_LOOPS)
+		threads = TFTP_MAX_LOOPS;
+	struct tftp_server *s = calloc(1, sizeof *s);
+	if (!s || !(s->loops = calloc(threads, sizeof *s->loops))) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->efd = -1;
+	pthread_mutex_init(&s->cmu, NULL);
+	for (unsigned i = 0; i < threads; i++)
+		s->loops[i].lfd = s->loops[i].epfd = -1;
+	int rc = 0;
+	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->efd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "TFTP eventfd: %s", strerror(errno));
 		goto fail;
+	}
+	struct listen_spec ls = *l;
+	if (threads > 1 && ls.port != 0) {
+		/* Sockets with SO_REUSEPORT may share a port with another process of the same user (a second autopxe
+		 * left running): bind once without it first, so a port in use is still an error. */
+		int probe;
+		rc = open_listener(&ls, 0, &probe, err, errlen);
+		if (rc)
+			goto fail;
+		close(probe);
+	}
+	for (unsigned i = 0; i < threads; i++) {
+		rc = loop_init(s, &s->loops[i], &ls, threads > 1, err, errlen);
+		if (rc)
+			goto fail;
+		s->n_loops = i + 1;
+		if (i == 0) { /* with port 0 the kernel picked one: the other loops join it */
+			struct sockaddr_storage ss;
+			socklen_t sl = sizeof ss;
+			if (getsockname(s->loops[0].lfd, (struct sockaddr *)&ss, &sl) == 0)
+				s->port = addr_port(&ss);
+			ls.port = (uint16_t)s->port;
+		}
 	}
 	raise_nofile();
 	*out = s;
 	return 0;
 fail:
+	s->n_loops = threads;
 	tftp_server_free(s);
 	return rc;
 }
@@ -1171,10 +1256,15 @@ int tftp_server_start(struct tftp_server *s)
 {
 	if (!s || s->started)
 		return -EINVAL;
-	int rc = pthread_create(&s->thr, NULL, loop, s);
-	if (rc)
-		return -rc;
-	s->started = 1;
+	for (unsigned i = 0; i < s->n_loops; i++) {
+		int rc = pthread_create(&s->loops[i].thr, NULL, loop, &s->loops[i]);
+		if (rc) {
+			tftp_server_stop(s);
+			return -rc;
+		}
+		s->loops[i].started = 1;
+		s->started = 1;
+	}
 	return 0;
 }
 
@@ -1185,7 +1275,9 @@ void tftp_server_stop(struct tftp_server *s)
 	uint64_t one = 1;
 	ssize_t w = write(s->efd, &one, sizeof one);
 	(void)w;
-	pthread_join(s->thr, NULL);
+	for (unsigned i = 0; i < s->n_loops; i++)
+		if (s->loops[i].started)
+			pthread_join(s->loops[i].thr, NULL);
 	s->stopped = 1;
 }
 
@@ -1194,9 +1286,8 @@ void tftp_server_free(struct tftp_server *s)
 	if (!s)
 		return;
 	tftp_server_stop(s);
-	while (s->heap_n) /* never started, or stopped: nothing left, but be safe */
-		sess_end(s, s->heap[0], TFTP_OUT_ABORTED, "reason=\"server freed\"");
-	bury(s);
+	for (unsigned i = 0; i < s->n_loops; i++)
+		loop_free(&s->loops[i]);
 	for (size_t i = 0; i < C_BUCKETS; i++) {
 		while (s->ctab[i]) {
 			struct client_ent *e = s->ctab[i];
@@ -1204,16 +1295,10 @@ void tftp_server_free(struct tftp_server *s)
 			free(e);
 		}
 	}
-	if (s->lfd >= 0)
-		close(s->lfd);
 	if (s->efd >= 0)
 		close(s->efd);
-	if (s->epfd >= 0)
-		close(s->epfd);
-	free(s->heap);
-	free(s->rx);
-	free(s->tx);
-	free(s->na);
+	pthread_mutex_destroy(&s->cmu);
+	free(s->loops);
 	free(s);
 }
 

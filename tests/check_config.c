@@ -183,7 +183,7 @@ START_TEST(test_all_keys)
 	                    "IPXEDir: /opt/ipxe\nTemplatesDir: /etc/t\nISOPath: /iso\nUser: root\nLogLevel: debug\n"
 	                    "Watch: no\nTFTPMaxBlockSize: 65464\nTFTPMaxWindowSize: 1\nTFTPTimeout: 100\n"
 	                    "TFTPRetries: 50\nTFTPMaxSessions: 10\nTFTPMaxPerClient: 2\nHTTPMaxConnections: 3\n"
-	                    "HTTPMaxPerClient: 4\nHTTPTimeout: 5\nHTTPThreads: 6\nAllowRemoteReload: TRUE\n";
+	                    "HTTPMaxPerClient: 4\nHTTPTimeout: 5\nHTTPThreads: 6\nAllowRemoteReload: TRUE\nTFTPThreads: 3\n";
 	int rc = load_str(y, &c, &d);
 	if (rc)
 		dump(&d);
@@ -213,6 +213,7 @@ START_TEST(test_all_keys)
 	ck_assert_uint_eq(c->tftp_max_window, 1);
 	ck_assert_uint_eq(c->tftp_timeout_ms, 100);
 	ck_assert_uint_eq(c->tftp_retries, 50);
+	ck_assert_uint_eq(c->tftp_threads, 3);
 	ck_assert_uint_eq(c->tftp_max_sessions, 10);
 	ck_assert_uint_eq(c->tftp_max_per_client, 2);
 	ck_assert_uint_eq(c->http_max_conns, 3);
@@ -660,7 +661,7 @@ START_TEST(test_example_file)
 		o += n;
 		line += n;
 	}
-	ck_assert_int_eq(uncommented, 28); /* every optional key of config.h */
+	ck_assert_int_eq(uncommented, 29); /* every optional key of config.h */
 	diag_init(&d);
 	rc = config_load_buffer(out, strlen(out), "example-uncommented.yaml", &c, &d);
 	if (rc || d.n)
