@@ -313,6 +313,29 @@ enum tftp_ack_action tftp_ack_classify(uint64_t base, uint64_t win_end, uint16_t
 	return TFTP_ACK_IGNORE; /* k == base - 1: the ACK that opened this window, again */
 }
 
+void tftp_rtt_sample(struct tftp_rtt *r, uint64_t sample_us)
+{
+	if (!r->valid) {
+		r->srtt_us = sample_us;
+		r->rttvar_us = sample_us / 2;
+		r->valid = 1;
+		return;
+	}
+	uint64_t dev = r->srtt_us > sample_us ? r->srtt_us - sample_us : sample_us - r->srtt_us;
+	r->rttvar_us = (3 * r->rttvar_us + dev) / 4;
+	r->srtt_us = (7 * r->srtt_us + sample_us) / 8;
+}
+
+unsigned tftp_rto_ms(const struct tftp_rtt *r, unsigned min_ms, unsigned max_ms)
+{
+	if (!r->valid)
+		return max_ms;
+	uint64_t ms = (r->srtt_us + 4 * r->rttvar_us + 999) / 1000;
+	if (ms < min_ms)
+		ms = min_ms;
+	return ms > max_ms ? max_ms : (unsigned)ms;
+}
+
 uint64_t tftp_netascii_size(const uint8_t *in, size_t len)
 {
 	uint64_t n = len;

@@ -138,6 +138,17 @@ enum tftp_ack_action {
 };
 enum tftp_ack_action tftp_ack_classify(uint64_t base, uint64_t win_end, uint16_t wire, uint64_t *acked);
 
+/* Round-trip estimate of one transfer, as TCP keeps it (RFC 6298): smoothed RTT and its mean deviation, fed
+ * only with windows that were not retransmitted (Karn). Zero-initialise. */
+struct tftp_rtt {
+	uint64_t srtt_us, rttvar_us;
+	int valid;
+};
+void tftp_rtt_sample(struct tftp_rtt *r, uint64_t sample_us);
+/* Retransmission timeout: SRTT + 4 x RTTVAR rounded up to ms and clamped to [min_ms, max_ms]; max_ms until the
+ * first sample. */
+unsigned tftp_rto_ms(const struct tftp_rtt *r, unsigned min_ms, unsigned max_ms);
+
 /* netascii (RFC 764 as used by RFC 1350): LF -> CR LF, CR -> CR NUL. */
 /* Size of the encoding of in[0..len). */
 uint64_t tftp_netascii_size(const uint8_t *in, size_t len);

@@ -35,6 +35,7 @@
 #define RX_BYTES (TFTP_MAX_PACKET + 64)
 #define LISTEN_BURST 64            /* requests taken per wake-up of the listening socket */
 #define TIMEOUT_CAP_MS 60000u
+#define RTO_MIN_MS 10u /* floor of the adaptive retransmission timeout */
 #define NAME_LOG 256
 #define C_BUCKETS 4096u            /* per-client-IP counters */
 #define S_BUCKETS 8192u            /* sessions by client address+port (duplicate RRQs), per loop */
@@ -80,7 +81,12 @@ struct sess {
 	int want_out; /* EPOLLOUT armed: the socket buffer was full */
 
 	uint64_t start_ms, deadline;
+	/* timeout_ms: the wait now running; timeout_init_ms: TFTPTimeout, the first wait and the adaptive ceiling;
+	 * retries: waits of at least TFTPTimeout that expired in a row (the shorter adaptive ones are free) */
 	unsigned timeout_ms, timeout_init_ms, retries, max_retries, retransmits;
+	struct tftp_rtt rtt;
+	uint64_t sent_us; /* when the current window (or OACK) went out */
+	int fresh;        /* ... for the first time: an ACK completing it is an RTT sample (Karn) */
 	size_t heap_idx;
 
 	int is_menu;
@@ -574,10 +580,14 @@ static void sess_end(struct tftp_loop *s, struct sess *x, enum tftp_outcome o, c
 		mac_colon(x->mac, m);
 		snprintf(mac, sizeof mac, " mac=%s", m);
 	}
-	log_info("tftp: %s file=\"%s\"%s bytes=%llu blksize=%u windowsize=%u ms=%llu retransmits=%u outcome=%s%s%s",
+	char rtt[24] = "-";
+	if (x->rtt.valid)
+		snprintf(rtt, sizeof rtt, "%llu", (unsigned long long)x->rtt.srtt_us);
+	log_info("tftp: %s file=\"%s\"%s bytes=%llu blksize=%u windowsize=%u ms=%llu rtt_us=%s retransmits=%u "
+	         "outcome=%s%s%s",
 	         x->peer_txt, x->name, mac, (unsigned long long)bytes, x->p.blksize, x->p.windowsize,
-	         (unsigned long long)(now_ms() - x->start_ms), x->retransmits, tftp_outcome_name(o), why ? " " : "",
-	         why ? why : "");
+	         (unsigned long long)(now_ms() - x->start_ms), rtt, x->retransmits, tftp_outcome_name(o),
+	         why ? " " : "", why ? why : "");
 	metrics_tftp_done(o, bytes, x->p.blksize, x->p.windowsize, x->retransmits);
 	metrics_tftp_active(-1);
 	heap_remove(s, x);
@@ -612,12 +622,15 @@ static void fail_io(struct tftp_loop *s, struct sess *x)
 
 static void on_timeout(struct tftp_loop *s, struct sess *x, uint64_t now)
 {
-	if (x->retries >= x->max_retries) {
-		sess_end(s, x, TFTP_OUT_TIMEOUT, NULL);
-		return;
+	if (x->timeout_ms >= x->timeout_init_ms || x->p.timeout_s) {
+		if (x->retries >= x->max_retries) {
+			sess_end(s, x, TFTP_OUT_TIMEOUT, NULL);
+			return;
+		}
+		x->retries++;
 	}
-	x->retries++;
 	x->retransmits++;
+	x->fresh = 0;
 	if (!x->p.timeout_s) {
 		unsigned cap = x->timeout_init_ms * 8 < TIMEOUT_CAP_MS ? x->timeout_init_ms * 8 : TIMEOUT_CAP_MS;
 		x->timeout_ms = x->timeout_ms * 2 < cap ? x->timeout_ms * 2 : cap;
@@ -662,12 +675,19 @@ static void on_ack(struct tftp_loop *s, struct sess *x, uint16_t wire, uint64_t 
 			return;
 		}
 	}
+	if (a == TFTP_ACK_WINDOW && x->fresh) {
+		uint64_t t = now_us();
+		tftp_rtt_sample(&x->rtt, t > x->sent_us ? t - x->sent_us : 0);
+	}
 	x->oack_phase = 0;
 	x->acked = k;
 	x->base = k + 1;
 	x->retries = 0;
-	x->timeout_ms = x->p.timeout_s ? x->p.timeout_s * 1000u : x->timeout_init_ms;
+	x->timeout_ms = x->p.timeout_s ? x->p.timeout_s * 1000u : tftp_rto_ms(&x->rtt, RTO_MIN_MS, x->timeout_init_ms);
 	window_open(x);
+	/* after a partial ACK part of the new window was sent before: its ACK would not time one transmission */
+	x->fresh = a == TFTP_ACK_WINDOW;
+	x->sent_us = now_us();
 	if (transmit(s, x) != 0) {
 		fail_io(s, x);
 		return;
@@ -959,6 +979,8 @@ static void start_request(struct tftp_loop *s, struct req_ctx *r, const uint8_t 
 	} else {
 		window_open(x);
 	}
+	x->fresh = 1;
+	x->sent_us = now_us();
 	if (transmit(s, x) != 0)
 		fail_io(s, x);
 	return;

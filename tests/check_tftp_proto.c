@@ -420,6 +420,34 @@ static const struct ack_case {
 	{5, 2, 2, TFTP_ACK_IGNORE, 0},
 };
 
+/* The RFC 6298 estimator and the clamped timeout derived from it. */
+START_TEST(test_rtt)
+{
+	struct tftp_rtt r = {0};
+	ck_assert_uint_eq(tftp_rto_ms(&r, 10, 1000), 1000); /* no sample yet: the configured timeout */
+	tftp_rtt_sample(&r, 40000);                         /* first: srtt = R, rttvar = R/2 */
+	ck_assert_uint_eq(r.srtt_us, 40000);
+	ck_assert_uint_eq(r.rttvar_us, 20000);
+	ck_assert_uint_eq(tftp_rto_ms(&r, 10, 1000), 120); /* 40 + 4 x 20 ms */
+	ck_assert_uint_eq(tftp_rto_ms(&r, 10, 100), 100);  /* clamped to the maximum */
+	tftp_rtt_sample(&r, 80000);                         /* rttvar = (3x20000 + 40000)/4, srtt = (7x40000 + 80000)/8 */
+	ck_assert_uint_eq(r.rttvar_us, 25000);
+	ck_assert_uint_eq(r.srtt_us, 45000);
+	ck_assert_uint_eq(tftp_rto_ms(&r, 10, 1000), 145);
+	/* a LAN: samples of 50 us converge on the floor, never below it */
+	for (int i = 0; i < 100; i++)
+		tftp_rtt_sample(&r, 50);
+	ck_assert_uint_lt(r.srtt_us, 1000);
+	ck_assert_uint_eq(tftp_rto_ms(&r, 10, 1000), 10);
+	/* rounding is up: 1001 us of srtt is 2 ms */
+	struct tftp_rtt q = {.srtt_us = 1001, .rttvar_us = 0, .valid = 1};
+	ck_assert_uint_eq(tftp_rto_ms(&q, 1, 1000), 2);
+	/* a sudden slow sample raises the timeout at once (the deviation term) */
+	tftp_rtt_sample(&r, 500000);
+	ck_assert_uint_gt(tftp_rto_ms(&r, 10, 1000), 400);
+}
+END_TEST
+
 START_TEST(test_ack_classify)
 {
 	const struct ack_case *c = &acks[_i];
@@ -500,6 +528,7 @@ Suite *tftp_proto_suite(void)
 	tcase_add_test(tc, test_block_arithmetic);
 	tcase_add_loop_test(tc, test_ack_classify, 0, (int)ARRAY_SIZE(acks));
 	tcase_add_test(tc, test_netascii);
+	tcase_add_test(tc, test_rtt);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -83,7 +83,8 @@ static void prepare(const char *extra, int http, int big)
 static void setup(void) { prepare(NULL, 0, 0); }
 static void setup_http(void) { prepare(NULL, 1, 0); }
 static void setup_big(void) { prepare(NULL, 0, 1); }
-static void setup_caps(void) { prepare("TFTPMaxPerClient: 2\n", 0, 0); }
+/* four loops: a client's requests from different ports land on different loops, the cap is still per client */
+static void setup_caps(void) { prepare("TFTPMaxPerClient: 2\nTFTPThreads: 4\n", 0, 0); }
 
 static void teardown(void)
 {
@@ -631,6 +632,113 @@ START_TEST(test_per_client_cap)
 }
 END_TEST
 
+/* The retransmission timer adapts to the round trip: before any ACK the first wait is TFTPTimeout (300 ms
+ * here); after 50 prompt ACKs a withheld ACK gets the block again within tens of ms (10 ms floor), then
+ * 2x, 4x ... (backoff); the short waits do not count against TFTPRetries (3): the transfer survives many
+ * more retransmissions than that, and completes once the client ACKs again. */
+START_TEST(test_adaptive_timeout)
+{
+	uint8_t req[128], buf[1024];
+	const char *parts[] = {"mb.bin", "octet", NULL};
+	int fd = raw_socket();
+	struct sockaddr_in to = server_addr(), tid;
+	raw_send(fd, &to, req, build_req(req, sizeof req, 1, parts));
+	/* before any sample: DATA 1, withheld, comes again after ~TFTPTimeout */
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 2000), 516);
+	uint64_t t0 = now_ms();
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 2000), 516);
+	ck_assert_uint_eq(get16(buf + 2), 1);
+	uint64_t first_wait = now_ms() - t0;
+	ck_assert_msg(first_wait >= 250, "first retransmission after %llu ms, TFTPTimeout is 300",
+	              (unsigned long long)first_wait);
+	unsigned blk = 1;
+	send_ack(fd, &tid, blk);
+	for (blk = 2; blk <= 50; blk++) { /* prompt ACKs: round-trip samples of well under a ms */
+		ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 2000), 516);
+		ck_assert_uint_eq(get16(buf + 2), blk);
+		send_ack(fd, &tid, blk);
+	}
+	/* DATA 51 arrives; withhold its ACK and time the retransmissions */
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 2000), 516);
+	ck_assert_uint_eq(get16(buf + 2), 51);
+	uint64_t prev = now_ms(), waits[6];
+	for (int i = 0; i < 6; i++) {
+		ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 3000), 516);
+		ck_assert_uint_eq(get16(buf + 2), 51);
+		uint64_t now = now_ms();
+		waits[i] = now - prev;
+		prev = now;
+	}
+	ck_assert_msg(waits[0] < 150, "adaptive first wait %llu ms (TFTPTimeout 300)", (unsigned long long)waits[0]);
+	ck_assert_msg(waits[3] > waits[0] * 3, "no backoff: %llu then %llu ms", (unsigned long long)waits[0],
+	              (unsigned long long)waits[3]);
+	/* 7 retransmissions of block 51 so far, more than TFTPRetries (3): the transfer is still alive */
+	send_ack(fd, &tid, 51);
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 2000), 516);
+	ck_assert_uint_eq(get16(buf + 2), 52);
+	/* the log line carries the round-trip estimate once the client goes away */
+	close(fd);
+	int found = 0;
+	for (int i = 0; i < 100 && !found; i++) {
+		found = itest_run(NULL, "grep -q 'file=\"mb.bin\" bytes=26112 .*rtt_us=[0-9][0-9]* .*outcome=timeout' '%s'",
+		                  srv.log) == 0;
+		if (!found)
+			usleep(100000);
+	}
+	ck_assert_msg(found, "no timeout line with rtt_us for the abandoned transfer");
+}
+END_TEST
+
+/* With four loops (SO_REUSEPORT), 16 requests from 16 ports of one address, sent at once: exactly
+ * TFTPMaxPerClient (2) get DATA, the other 14 get ERROR 0 busy, whichever loops they reach; a repeated RRQ
+ * from a port that has a transfer reaches the same loop and is answered by that transfer, not a second one. */
+START_TEST(test_cap_across_loops)
+{
+	uint8_t req[128], buf[1024];
+	const char *parts[] = {"mb.bin", "octet", NULL};
+	size_t n = build_req(req, sizeof req, 1, parts);
+	struct sockaddr_in to = server_addr(), from;
+	enum { N = 16 };
+	int fd[N], data = 0, busy = 0, first_data = -1;
+	for (int i = 0; i < N; i++)
+		fd[i] = raw_socket();
+	for (int i = 0; i < N; i++)
+		raw_send(fd[i], &to, req, n);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_ge(raw_recv(fd[i], buf, sizeof buf, &from, 3000), 4);
+		if (get16(buf) == 3) {
+			data++;
+			if (first_data < 0)
+				first_data = i;
+		} else if (get16(buf) == 5 && get16(buf + 2) == 0) {
+			busy++;
+		}
+	}
+	ck_assert_int_eq(data, 2);
+	ck_assert_int_eq(busy, N - 2);
+	/* the same RRQ again from a port with a transfer: no new session, no busy error */
+	raw_send(fd[first_data], &to, req, n);
+	usleep(200000);
+	ck_assert_int_eq(itest_run(NULL, "grep -c 'refused file=\"mb.bin\"' '%s' | grep -qx %d", srv.log, N - 2), 0);
+	for (int i = 0; i < N; i++)
+		close(fd[i]);
+}
+END_TEST
+
+/* A second server on the same TFTP port is refused with "Address already in use" even though the loops'
+ * sockets use SO_REUSEPORT (the plain probe bind sees the port taken). */
+START_TEST(test_port_in_use)
+{
+	char *out = NULL;
+	const char *bin = getenv("AUTOPXE_BIN") ? getenv("AUTOPXE_BIN") : "build/autopxe-san";
+	int rc = itest_run(&out, "'%s' --config '%s' --tftp-listen 127.0.0.1:%u --http-listen off serve 2>&1", bin,
+	                   srv.config, srv.tftp_port);
+	ck_assert_msg(rc != 0, "a second server bound the same port:\n%s", out ? out : "");
+	ck_assert_msg(out && strstr(out, "Address already in use"), "no clear error:\n%s", out ? out : "");
+	free(out);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ refusals */
 
 START_TEST(test_path_escapes)
@@ -794,14 +902,18 @@ START_TEST(test_wrong_tid)
 END_TEST
 
 /* Duplicate ACKs never cause duplicate bursts (Sorcerer's Apprentice); a partial ACK in a window
- * resends from there once (RFC 7440). */
+ * resends from there once (RFC 7440). The client asks for a fixed 1 s timeout (RFC 2349) so that the
+ * server's adaptive timer (10 ms on loopback) cannot send anything within the windows watched here. */
 START_TEST(test_duplicate_acks)
 {
 	uint8_t req[128], buf[2048];
-	const char *parts[] = {"mb.bin", "octet", NULL};
+	const char *parts[] = {"mb.bin", "octet", "timeout", "1", NULL};
 	int fd = raw_socket();
 	struct sockaddr_in to = server_addr(), tid, from;
 	raw_send(fd, &to, req, build_req(req, sizeof req, 1, parts));
+	ck_assert_int_gt(raw_recv(fd, buf, sizeof buf, &tid, 2000), 2);
+	ck_assert_uint_eq(get16(buf), 6);
+	send_ack(fd, &tid, 0);
 	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 2000), 516);
 	send_ack(fd, &tid, 1);
 	send_ack(fd, &tid, 1);
@@ -812,7 +924,7 @@ START_TEST(test_duplicate_acks)
 	ck_assert_int_eq(data2, 1);
 	close(fd);
 
-	const char *wparts[] = {"mb.bin", "octet", "windowsize", "4", "blksize", "512", NULL};
+	const char *wparts[] = {"mb.bin", "octet", "windowsize", "4", "blksize", "512", "timeout", "1", NULL};
 	fd = raw_socket();
 	raw_send(fd, &to, req, build_req(req, sizeof req, 1, wparts));
 	ssize_t k = raw_recv(fd, buf, sizeof buf, &tid, 2000);
@@ -833,7 +945,7 @@ START_TEST(test_duplicate_acks)
 	ck_assert_uint_eq(ns, 4);
 	for (unsigned i = 0; i < 4; i++)
 		ck_assert_uint_eq(seen[i], i + 3);
-	send_ack(fd, &tid, 2); /* the same ACK again: ignored (the server's timeout is 300 ms) */
+	send_ack(fd, &tid, 2); /* the same ACK again: ignored (the timeout is 1 s) */
 	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &from, 100), -1);
 	raw_send(fd, &tid, "\0\5\0\0done\0", 10); /* ERROR from the client ends the session */
 	close(fd);
@@ -1069,12 +1181,15 @@ Suite *tftp_it_suite(void)
 	tcase_add_checked_fixture(tc, setup_caps, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_per_client_cap);
+	tcase_add_test(tc, test_cap_across_loops);
+	tcase_add_test(tc, test_port_in_use);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("vanish");
 	tcase_add_checked_fixture(tc, setup_http, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_vanishing_client);
+	tcase_add_test(tc, test_adaptive_timeout);
 	suite_add_tcase(s, tc);
 	return s;
 }
