@@ -1149,10 +1149,11 @@ START_TEST(test_packet_loss_netns)
 {
 	const char *bin = getenv("AUTOPXE_BIN");
 	char *out = NULL;
-	/* CI budget: 256 KiB per download (about a minute, the windowsize-1 runs at 20% loss being the slowest);
-	 * the full-size run (16 MiB, about 50 minutes) is the script itself: `LOSS_KB=16384 tests/fault/netns_loss.sh`. */
-	const char *kb = getenv("HARDEN_LOSS_KB") ? getenv("HARDEN_LOSS_KB") : "256";
-	int rc = itest_run(&out, "AUTOPXE_BIN='%s' LOSS_KB=%s MAX_S=600 tests/fault/netns_loss.sh 2>&1",
+	/* The issue's matrix in full: 16 MiB per download, 5% and 20% loss, blksize 512/1468 x windowsize 1/8, plus
+	 * HTTP (about 8 minutes, the windowsize-1 blksize-512 run at 20% loss being the slowest). HARDEN_LOSS_KB
+	 * makes it smaller for a quick run. */
+	const char *kb = getenv("HARDEN_LOSS_KB") ? getenv("HARDEN_LOSS_KB") : "16384";
+	int rc = itest_run(&out, "AUTOPXE_BIN='%s' LOSS_KB=%s MAX_S=1500 tests/fault/netns_loss.sh 2>&1",
 	                   bin ? bin : "build/autopxe-san", kb);
 	fprintf(stderr, "%s", out ? out : "");
 	if (rc == 77) {
@@ -1197,7 +1198,7 @@ Suite *hardening_it_suite(void)
 
 	tc = tcase_create("loss");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 400);
+	tcase_set_timeout(tc, 1800);
 	tcase_add_test(tc, test_packet_loss_netns);
 	suite_add_tcase(s, tc);
 	return s;
