@@ -9,7 +9,11 @@ nodes=${2:-1000}
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${AUTOPXE_BIN:-$build/autopxe}
 storm=$build/storm
-[ -x "$storm" ] || make -s -C "$here/.." BUILD="$(cd "$build" 2>/dev/null && pwd || echo "$build")" "$build/storm"
+if [ ! -x "$storm" ]; then
+	mkdir -p "$build"
+	abs=$(cd "$build" && pwd)
+	make -s -C "$here/.." BUILD="$abs" "$abs/storm"
+fi
 dir=$(mktemp -d /tmp/autopxe-storm.XXXXXX)
 chmod 755 "$dir"
 pid=
