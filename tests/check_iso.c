@@ -949,9 +949,10 @@ START_TEST(test_hostile_image_times_out)
 	ck_assert_msg(took >= 1400 && took < 10000, "deadline not kept: %llu ms", (unsigned long long)took);
 	ck_assert_ptr_null(p);
 	ck_assert_msg(strstr(err, "damaged or hostile") != NULL, "%s", err);
-	t0 = now_ms();
+	err[0] = '\0';
 	ck_assert_int_eq(scan_iso_prepare(fd, cache, key, &p, err, sizeof err), -ETIMEDOUT);
-	ck_assert_msg(now_ms() - t0 < 500, "a known-bad image was read again");
+	/* answered from the record of the first failure, not by reading the image again */
+	ck_assert_msg(strstr(err, "timed out before") != NULL, "a known-bad image was read again: %s", err);
 	scan_iso_set_timeout(0);
 	close(fd);
 }
