@@ -584,6 +584,18 @@ static void window_open(struct sess *x)
 
 /* ---- session lifecycle ---- */
 
+/* Release what a session reads from: the file, the rendered menu, the read-ahead buffer. */
+static void source_close(struct sess *x)
+{
+	if (x->file_fd >= 0)
+		close(x->file_fd);
+	x->file_fd = -1;
+	free(x->mem);
+	x->mem = NULL;
+	free(x->ra);
+	x->ra = NULL;
+}
+
 static void sess_end(struct tftp_loop *s, struct sess *x, enum tftp_outcome o, const char *why)
 {
 	uint64_t bytes = x->acked * (uint64_t)x->p.blksize;
@@ -610,12 +622,7 @@ static void sess_end(struct tftp_loop *s, struct sess *x, enum tftp_outcome o, c
 	unreserve(s->srv, x->client);
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, x->fd, NULL);
 	close(x->fd);
-	if (x->file_fd >= 0)
-		close(x->file_fd);
-	free(x->mem);
-	x->mem = NULL;
-	free(x->ra);
-	x->ra = NULL;
+	source_close(x);
 	/* freed after the current batch of epoll events, which may still name it */
 	x->dead = 1;
 	x->hnext = s->graveyard;
@@ -1007,10 +1014,7 @@ drop:
 		snapshot_unref(snap);
 	if (x->fd >= 0)
 		close(x->fd);
-	if (x->file_fd >= 0)
-		close(x->file_fd);
-	free(x->mem);
-	free(x->ra);
+	source_close(x);
 	free(x);
 }
 
