@@ -76,7 +76,7 @@ Watch: false
 TFTPMaxPerClient: 1000
 EOF
 
-# ---- servers: name port
+# ---- servers: name:port:pid
 servers=""
 p1=$(free_udp_port 16900)
 "$BIN" --config "$tmp/config.yaml" --tftp-listen "127.0.0.1:$p1" --http-listen off serve 2>"$tmp/autopxe.log" &
@@ -86,22 +86,19 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 grep -q "serving (pid" "$tmp/autopxe.log" || { cat "$tmp/autopxe.log" >&2; exit 2; }
-servers="autopxe:$p1"
-spid_autopxe=$!
+servers="autopxe:$p1:$!"
 
 p2=$(free_udp_port $((p1 + 1)))
 "$HPA" -L -s "$root" -a "127.0.0.1:$p2" -u "$(id -un)" &
 pids="$pids $!"
-servers="$servers tftpd-hpa:$p2"
-spid_tftpd_hpa=$!
+servers="$servers tftpd-hpa:$p2:$!"
 
 if [ "$(id -u)" = 0 ] && command -v dnsmasq >/dev/null 2>&1 && [ "$(free_udp_port 69)" = 69 ]; then
 	dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp --tftp-root="$root" \
 		--listen-address=127.0.0.1 --bind-interfaces --tftp-max=1000 --user=root \
 		--pid-file="$tmp/dnsmasq.pid" --log-facility="$tmp/dnsmasq.log" &
 	pids="$pids $!"
-	servers="$servers dnsmasq:69"
-	spid_dnsmasq=$!
+	servers="$servers dnsmasq:69:$!"
 else
 	echo "bench/tftp: dnsmasq skipped (needs root and a free 127.0.0.1:69)" >&2
 fi
@@ -113,11 +110,8 @@ mark=
 prefix= # run clients under this (parallel cases)
 cases=${BENCH_CASES:-single parallel}
 ncpu=$(nproc)
-# pin NAME CPULIST: move a server (every thread; children forked later inherit it) to CPULIST
-pin() {
-	eval "sp=\${spid_$(echo "$1" | tr - _)}"
-	taskset -a -p -c "$2" "$sp" >/dev/null
-}
+# pin SERVER CPULIST: move a server (name:port:pid; every thread, and children forked later) to CPULIST
+pin() { taskset -a -p -c "$2" "${1##*:}" >/dev/null; }
 results=$tmp/results # lines: case server MB/s
 
 now() { date +%s.%N; }
@@ -143,6 +137,7 @@ single() {
 	for s in $servers; do
 		name=${s%%:*}
 		port=${s#*:}
+		port=${port%%:*}
 		best=0
 		for _ in $(seq "$RUNS"); do
 			out=$tmp/dl/single
@@ -169,9 +164,10 @@ parallel() {
 	for s in $servers; do
 		name=${s%%:*}
 		port=${s#*:}
+		port=${port%%:*}
 		case ${3:-} in
 		pinned)
-			pin "$name" 0
+			pin "$s" 0
 			prefix="taskset -c 1-$((ncpu - 1))"
 			;;
 		nice) prefix="nice -n 10" ;;
@@ -202,7 +198,7 @@ parallel() {
 			for _ in $(seq "$bad"); do echo "$name"; done >>"$fails"
 			mark='*'
 		fi
-		[ "${3:-}" != pinned ] || pin "$name" "0-$((ncpu - 1))"
+		[ "${3:-}" != pinned ] || pin "$s" "0-$((ncpu - 1))"
 		prefix=
 		echo "$1|$name|$(mbps $(($2 * 8 * 1024 * 1024)) "$t0" "$t1")$mark" >>"$results"
 		mark=
