@@ -544,11 +544,7 @@ START_TEST(test_many_releases)
 		snprintf(rel, sizeof(rel), "big/r%05d/boot/initrd.img-6.1.%d", i, i % 7);
 		fx_file(rel, "");
 	}
-	struct timespec c0, c1;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 	struct catalog *cat = fx_scan();
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
-	long long cpu_us = (c1.tv_sec - c0.tv_sec) * 1000000LL + (c1.tv_nsec - c0.tv_nsec) / 1000;
 	ck_assert_uint_eq(cat->n_releases, N);
 	ck_assert_uint_eq(cat->n_kernels, N);
 	ck_assert_uint_eq(cat->n_skipped, 0);
@@ -560,8 +556,7 @@ START_TEST(test_many_releases)
 	ck_assert_ptr_null(catalog_release(cat, "big", "r10000"));
 	for (size_t i = 1; i < cat->distros[0].n_releases; i++)
 		ck_assert_int_lt(strcmp(cat->distros[0].releases[i - 1].name, cat->distros[0].releases[i].name), 0);
-	fprintf(stderr, "scan: %d releases in %llu us wall, %lld us CPU\n", N, (unsigned long long)cat->scan_us,
-		cpu_us);
+	fprintf(stderr, "scan: %d releases in %llu us\n", N, (unsigned long long)cat->scan_us);
 	catalog_free(cat);
 }
 END_TEST
