@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mac.h"
 #include "metrics.h"
+#include "perm.h"
 #include "render.h"
 #include "snapshot.h"
 #include "tftp_server.h"
@@ -166,6 +167,16 @@ static int do_reload(char *msg, size_t len)
 	return rc;
 }
 
+/* Warnings for catalog files the serving user will not be able to read (see perm.h). */
+static size_t runtime_perm_check(const struct snapshot *s, struct diag *d)
+{
+	struct perm_ident id;
+	gid_t groups[256];
+	if (perm_runtime_ident(s->cfg->user, &id, groups, ARRAY_SIZE(groups)) != 0)
+		return 0;
+	return perm_check_catalog(s->cat, &id, d);
+}
+
 static int drop_privileges(const char *user)
 {
 	if (geteuid() != 0 || !user || !*user || strcmp(user, "root") == 0)
@@ -225,6 +236,13 @@ static int cmd_serve(struct opts *o)
 	}
 	if (drop_privileges(c->user) != 0)
 		goto fail;
+	{ /* after the drop the check is about this process itself */
+		struct diag pd;
+		diag_init(&pd);
+		runtime_perm_check(s, &pd);
+		diag_log(&pd);
+		diag_free(&pd);
+	}
 	watch_fd = c->watch ? watch_open(s) : -1;
 	snapshot_publish(s);
 	s = NULL;
@@ -382,11 +400,12 @@ static int cmd_check(void)
 	struct diag d;
 	diag_init(&d);
 	struct snapshot *s = snapshot_build(&g_src, &d);
+	size_t n_perm = s ? runtime_perm_check(s, &d) : 0;
 	print_diag(&d, stdout);
 	int ret = s ? EXIT_OK : EXIT_CONFIG;
 	if (s)
 		printf("%s: ok (%zu distros, %zu releases, %zu kernels, %zu warnings)\n", s->cfg->path, s->cat->n_distros,
-		       s->cat->n_releases, s->cat->n_kernels, s->warnings.n);
+		       s->cat->n_releases, s->cat->n_kernels, s->warnings.n + n_perm);
 	snapshot_unref(s);
 	diag_free(&d);
 	return ret;
