@@ -9,8 +9,10 @@
 #
 # Exit status: 0 passed, 1 failed, 77 skipped (buildah cannot run here, or AUTOPXE_SKIP_IMAGE_TEST is set
 # for a quicker local `make integration`; the reason is printed).
-# Options: --keep (keep the built image), --reuse (test the image kept by --keep without rebuilding),
-# --refresh (rebuild the cached base tarball).
+# Options: --keep (keep the built image, and record in $CACHE/image.tree which source tree it was built from,
+# so tests/e2e/run.sh can boot a machine from it), --reuse (test the image kept by --keep without
+# rebuilding), --refresh (rebuild the cached base tarball), --fingerprint (print the source tree's
+# fingerprint and exit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
@@ -19,8 +21,16 @@ CACHE=${AUTOPXE_TEST_CACHE:-/var/cache/autopxe-test}
 IMAGE=localhost/autopxe-test:latest
 BASE=localhost/autopxe-test-base:bookworm
 KEEP=0 REFRESH=0 REUSE=0
+# What the Dockerfile's COPY takes (.dockerignore), hashed: names the tree an image was built from.
+fingerprint() {
+	find . \( -name .git -o -name .ci -o -name build -o -name 'build-*' -o -path ./bench/results \
+		-o -path './tests/fuzz/corpus*' -o -path './tests/fuzz/crash-*' \) -prune -o \
+		-type f ! -name '*.o' ! -name '*.d' ! -name '*.log' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum |
+		sha256sum | cut -d' ' -f1
+}
 for a in "$@"; do
 	case "$a" in
+	--fingerprint) fingerprint; exit 0 ;;
 	--keep) KEEP=1 ;;
 	--refresh) REFRESH=1 ;;
 	--reuse) REUSE=1 KEEP=1 ;;
@@ -53,6 +63,10 @@ fi
 buildah "${STORE[@]}" info >/dev/null 2>&1 || skip "buildah cannot initialise its storage: $(buildah "${STORE[@]}" info 2>&1 | tail -n 1)"
 
 T0=$(date +%s)
+TREE=$(fingerprint)
+# --reuse tests the kept image as it is: it still stands for the tree it was built from
+[ "$REUSE" = 0 ] || TREE=$(cut -d' ' -f1 "$CACHE/image.tree" 2>/dev/null || echo unknown)
+rm -f "$CACHE/image.tree" # until this run has built (or checked) the image
 WORK=$(mktemp -d /tmp/autopxe-image-test.XXXXXX)
 CTR=""
 # buildah run does not pass SIGTERM on to the command: stop the server process itself, found by PID
@@ -78,6 +92,7 @@ cleanup() {
 	stop_server
 	[ -n "$CTR" ] && buildah "${STORE[@]}" rm "$CTR" >/dev/null 2>&1 || true
 	if [ "$KEEP" = 0 ]; then
+		rm -f "$CACHE/image.tree"
 		buildah "${STORE[@]}" rmi "$IMAGE" >/dev/null 2>&1 || true
 		buildah "${STORE[@]}" rmi --prune >/dev/null 2>&1 || true
 	fi
@@ -209,4 +224,8 @@ if brun --env AUTOPXE_HTTP_PORT="$port" "$CTR" -- bash -c "$hcmd" >/dev/null 2>&
 fi
 
 size=$(buildah "${STORE[@]}" images --format '{{.Size}}' "$IMAGE" 2>/dev/null | head -n 1)
+if [ "$KEEP" = 1 ]; then
+	printf '%s %s\n' "$TREE" "$IMAGE" >"$CACHE/image.tree"
+	say "kept $IMAGE (built from tree $TREE; tests/e2e/run.sh boots a machine from it)"
+fi
 say "PASS in $(($(date +%s) - T0)) s (image build $BUILD_S s, image size $size)"

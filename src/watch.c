@@ -16,6 +16,10 @@
  * files there (logs, QEMU images) must not cause reloads. One watcher per process: module state. */
 static int cfg_wd = -1;
 static int cfg_dir_shared; /* the config dir is also a served dir: every event there counts */
+/* The file itself as well: a config bind-mounted into a container as a single file (docker run -v
+ * config.yaml:/config.yaml) is written in place from the host, and those writes reach watches on its
+ * inode only, never one on the container's directory. */
+#define FILE_EVENTS (IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
 static char cfg_name[NAME_MAX + 1];
 
 static int add(int fd, const char *path)
@@ -44,6 +48,8 @@ int watch_update(int fd, const struct snapshot *s)
 		cfg_wd = -1;
 		cfg_dir_shared = 0;
 		cfg_wd = add(fd, p);
+		if (inotify_add_watch(fd, c->path, FILE_EVENTS) < 0 && errno != ENOENT)
+			log_debug("inotify: cannot watch %s: %s", c->path, strerror(errno));
 	}
 	if (c->templates_dir)
 		add(fd, c->templates_dir);
@@ -107,6 +113,9 @@ int watch_drain(int fd)
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
 			p += sizeof *ev + ev->len;
+			/* a watch that went away with its file or directory: the change itself was reported */
+			if (ev->mask & IN_IGNORED)
+				continue;
 			if (ev->mask & IN_Q_OVERFLOW) {
 				relevant++;
 				continue;

@@ -445,7 +445,8 @@ END_TEST
 
 START_TEST(test_docker_image)
 {
-	int st = itest_run(NULL, "scripts/docker-image-test.sh >&2");
+	/* --keep: tests/e2e/run.sh then boots a QEMU guest from this image (scenario s9_container) */
+	int st = itest_run(NULL, "scripts/docker-image-test.sh --keep >&2");
 	if (st == 77) {
 		fprintf(stderr, "SKIP: it_deploy: the image test could not run here (reason above)\n");
 		return;

@@ -77,6 +77,8 @@ static struct scn {
 	char netns[MAX_NETNS][64];
 	pid_t server;
 	unsigned tftp_port, http_port;
+	char served_root[64]; /* RootfsPath as the server sees it (a container's /pxe/rootfs), "" = rootfs */
+	char container[80];   /* podman container to remove on every exit path, "" = none */
 	double t_menu, t_kernel, t_marker, t_total; /* seconds since QEMU start, <0 = not reached */
 	double kxfer_ms; /* the server's own duration of the kernel transfer, <0 = unknown */
 	char note[600];
@@ -95,6 +97,13 @@ static void scn_cleanup(void)
 			proc_stop(S.procs[i].pid, S.procs[i].sig, 3.0);
 			S.procs[i].pid = 0;
 		}
+	}
+	if (S.container[0]) { /* stopping `podman run` stops its container; this is for when it did not */
+		char cmd[200];
+		snprintf(cmd, sizeof cmd, "podman rm -f -t 2 %s >/dev/null 2>&1", S.container);
+		if (system(cmd) != 0)
+			fprintf(stderr, "e2e: %s failed\n", cmd);
+		S.container[0] = '\0';
 	}
 	for (int i = 0; i < MAX_NETNS; i++) {
 		if (S.netns[i][0]) {
@@ -510,6 +519,9 @@ static const struct {
                   "site=${site} id=${boot-id} kv=${kernel-version} mac=${mac-hexraw}"},
     {"nfsrw", "console=ttyS0 quiet root=/dev/nfs nfsroot=${nfs-server}:${rootfs-path} ip=dhcp rw "
               "site=${site} pinned=${mac} tmpl=${template} os=${distro}/${release}"},
+    /* s9: NFS_SERVER comes from the container's environment (docker run -e NFS_SERVER=...) */
+    {"container", "console=ttyS0 quiet root=/dev/nfs nfsroot=${NFS_SERVER}:${rootfs-path} ip=dhcp "
+                  "site=${site} id=${boot-id} kv=${kernel-version} mac=${mac-hexraw}"},
 };
 #define SITE "e2e-lab"
 #define DEFAULT_ID "debian/bookworm/latest/overlayfs"
@@ -665,14 +677,15 @@ static void expect_cmdline(char *out, size_t len, const char *tmpl, const char *
                            const char *kword, const char *nfs_server)
 {
 	char rootfs_path[MAXPATH + 64], boot_id[256], mac_colon[18];
-	snprintf(rootfs_path, sizeof rootfs_path, "%s/%s/%s", S.rootfs, distro, release);
+	snprintf(rootfs_path, sizeof rootfs_path, "%s/%s/%s", S.served_root[0] ? S.served_root : S.rootfs, distro,
+	         release);
 	snprintf(boot_id, sizeof boot_id, "%s/%s/%s/%s", distro, release, kword, tmpl);
 	for (int i = 0; i < 18; i++)
 		mac_colon[i] = (char)((S.mac[i] >= 'A' && S.mac[i] <= 'F') ? S.mac[i] + 32 : S.mac[i]);
 	const char *vars[][2] = {
 	    {"rootfs-path", rootfs_path}, {"distro", distro},     {"release", release}, {"kernel-version", E.kver},
 	    {"boot-id", boot_id},         {"template", tmpl},     {"mac", mac_colon},   {"mac-hexraw", S.hex},
-	    {"nfs-server", nfs_server},   {"site", SITE},
+	    {"nfs-server", nfs_server},   {"site", SITE},       {"NFS_SERVER", nfs_server},
 	};
 	const char *t = template_text(tmpl);
 	size_t o = 0;
@@ -1512,6 +1525,167 @@ END_TEST
 START_TEST(s8b_reload_sighup) { reload_scenario("s8b_reload_sighup", "52:54:00:e2:00:18", 1); }
 END_TEST
 
+/* ---- 9: the container image, run the way README's Docker section says */
+
+/* Wait until `podman inspect` of the container answers fmt with want (or time out). 1 when it did. */
+static int podman_state_is(const char *fmt, const char *want, double seconds)
+{
+	double end = mono() + seconds * E.scale;
+	do {
+		struct argv a = {0};
+		av_add(&a, "podman");
+		av_add(&a, "inspect");
+		av_add(&a, "--format");
+		av_add(&a, "%s", fmt);
+		av_add(&a, "%s", S.container);
+		char *out = capture(&a);
+		av_free(&a);
+		int hit = out && strncmp(out, want, strlen(want)) == 0;
+		free(out);
+		if (hit)
+			return 1;
+		usleep(200000);
+	} while (mono() < end);
+	return 0;
+}
+
+/* The image scripts/docker-image-test.sh built from this tree (tests/e2e/run.sh names it in E2E_IMAGE and
+ * points podman at the test storage and at this VM's runtime settings), started with podman's docker CLI:
+ *   podman run --rm --network host -v TREE:/pxe/rootfs:ro -v config.yaml:/config.yaml:ro -e NFS_SERVER=..
+ * A BIOS guest takes the menu over the container's TFTP and the kernel over its HTTP; then the config file is
+ * edited in place on the host (a single-file bind mount: only the file's own inode sees the write) and the
+ * menu follows; the serving process is the image's unprivileged user; the HEALTHCHECK passes; `podman stop`
+ * (SIGTERM) ends it with status 0. */
+START_TEST(s9_container)
+{
+	const char *image = getenv("E2E_IMAGE");
+	scn_begin("s9_container", "52:54:00:e2:00:09");
+	REQUIRE(!getenv("E2E_IMAGE_FAIL") || !*getenv("E2E_IMAGE_FAIL"), "%s", env_or("E2E_IMAGE_WHY", "no image"));
+	if (!image || !*image) {
+		scn_skip(env_or("E2E_IMAGE_WHY", "E2E_IMAGE is not set (tests/e2e/run.sh sets it when the image exists)"));
+		return;
+	}
+	snprintf(S.served_root, sizeof S.served_root, "/pxe/rootfs");
+	snprintf(S.container, sizeof S.container, "ape2e-%s-s9", E.runid);
+	/* the image's user (uid 10001) must read the tree and the config through the bind mounts */
+	REQUIRE(run_sh("chmod -R a+rX '%s'", S.rootfs) == 0, "chmod the tree");
+	S.tftp_port = free_port(SOCK_DGRAM);
+	S.http_port = free_port(SOCK_STREAM);
+	char *y;
+	const char *head = "# e2e scenario s9_container: the config as the container sees it\n"
+	                   "version: 1\n"
+	                   "RootfsPath: /pxe/rootfs/\n"
+	                   "MenuTimeout: 1000\n"
+	                   "Env:\n"
+	                   "  site: " SITE "\n";
+	int rc = asprintf(&y,
+	                  "%sDefaultDistro: debian/bookworm/latest/container\n"
+	                  "TFTPListen: 127.0.0.1:%u\n"
+	                  "HTTPListen: 127.0.0.1:%u\n"
+	                  "HTTPBaseURL: http://10.0.2.2:%u/\n"
+	                  "CmdlineTemplates:\n"
+	                  "  container: %s\n"
+	                  "  nfsrw: %s\n",
+	                  head, S.tftp_port, S.http_port, S.http_port, template_text("container"), template_text("nfsrw"));
+	REQUIRE(rc >= 0, "out of memory");
+	write_str(S.config, y);
+	REQUIRE(chmod(S.config, 0644) == 0, "chmod %s", S.config);
+
+	int fd = open(S.slog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	REQUIRE(fd >= 0, "create %s", S.slog);
+	struct argv a = {0};
+	av_add(&a, "podman");
+	av_add(&a, "run");
+	av_add(&a, "--rm");
+	av_add(&a, "--name");
+	av_add(&a, "%s", S.container);
+	av_add(&a, "--network");
+	av_add(&a, "host");
+	av_add(&a, "-v");
+	av_add(&a, "%s:/pxe/rootfs:ro", S.rootfs);
+	av_add(&a, "-v");
+	av_add(&a, "%s:/config.yaml:ro", S.config);
+	av_add(&a, "-e");
+	av_add(&a, "NFS_SERVER=10.0.2.2");
+	av_add(&a, "-e"); /* the HEALTHCHECK's port (the Dockerfile documents it) */
+	av_add(&a, "AUTOPXE_HTTP_PORT=%u", S.http_port);
+	av_add(&a, "%s", image);
+	S.server = spawn(&a, fd, NULL, SIGTERM);
+	av_free(&a);
+	close(fd);
+	track(S.server, SIGTERM, "podman");
+	/* a vfs-storage container copies the whole image first: allow for that */
+	REQUIRE(server_log_wait(0, " serving (pid", 90), "the container did not report 'serving' within 90 s");
+
+	/* the serving process is the image's unprivileged user, with nothing but NET_BIND_SERVICE effective */
+	REQUIRE(podman_state_is("{{.State.Running}}", "true", 10), "the container is not running");
+	struct argv ia = {0};
+	av_add(&ia, "podman");
+	av_add(&ia, "inspect");
+	av_add(&ia, "--format");
+	av_add(&ia, "{{.State.Pid}}");
+	av_add(&ia, "%s", S.container);
+	char *pidtxt = capture(&ia);
+	av_free(&ia);
+	REQUIRE(pidtxt && atoi(pidtxt) > 1, "no pid for the container");
+	char sp[64];
+	snprintf(sp, sizeof sp, "/proc/%d/status", atoi(pidtxt));
+	free(pidtxt);
+	char *status = read_all(sp, NULL);
+	REQUIRE(status && strstr(status, "Name:\tautopxe\n"), "the container's process is not autopxe");
+	int uid_ok = strstr(status, "\nUid:\t10001\t10001\t10001\t10001\n") != NULL;
+	free(status);
+	REQUIRE(uid_ok, "the container's autopxe does not run as uid 10001 (the image's user autopxe); see %s", sp);
+	REQUIRE(run_sh("podman healthcheck run %s", S.container) == 0,
+	        "the image's HEALTHCHECK failed against the running container (commands.log)");
+
+	char nd[256], want[4096];
+	snprintf(nd, sizeof nd, "user,id=n0,bootfile=tftp://10.0.2.2:%u/autopxe-${mac:hexraw}", S.tftp_port);
+	struct boot_opts o = {.label = "boot", .fw = FW_BIOS, .netdev = nd, .timeout = BIOS_TIMEOUT,
+	                      .done = DONE_MARKERS, .abort = ABORT_MARKERS};
+	struct boot_res r;
+	boot_run(&o, &r);
+	boot_require_done(&o, &r);
+	expect_cmdline(want, sizeof want, "container", "debian", "bookworm", "latest", "10.0.2.2");
+	require_cmdline(&r, BIOS_PREFIX, want);
+	require_line_proto("menu", r.menu_line, "tftp");
+	require_line_proto("kernel", r.kernel_line, "http");
+	boot_free(&r);
+
+	/* Edit the mounted file in place, as `cat > config.yaml` or a config-management tool does */
+	require_menu_default("debian/bookworm/latest/container", "before the edit");
+	off_t mark = file_size(S.slog);
+	char *y2;
+	rc = asprintf(&y2, "%sHostDefaults:\n  %s: debian/bookworm/latest/nfsrw\n", y, S.mac);
+	REQUIRE(rc >= 0, "out of memory");
+	free(y);
+	fd = open(S.config, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	REQUIRE(fd >= 0 && write(fd, y2, strlen(y2)) == (ssize_t)strlen(y2) && close(fd) == 0, "rewrite %s in place",
+	        S.config);
+	free(y2);
+	REQUIRE(server_log_wait(mark, "reloaded", 15),
+	        "the container did not reload within 15 s of an in-place edit of its bind-mounted config");
+	require_menu_default("debian/bookworm/latest/nfsrw", "after the in-place edit");
+
+	/* docker/podman stop: SIGTERM to the container's process, a clean exit */
+	REQUIRE(run_sh("podman stop -t 10 %s", S.container) == 0, "podman stop failed (commands.log)");
+	int st = 0;
+	double end = mono() + 20 * E.scale;
+	pid_t w = 0;
+	while (mono() < end && (w = waitpid(S.server, &st, WNOHANG)) == 0)
+		usleep(50000);
+	REQUIRE(w == S.server, "podman run did not return within 20 s of podman stop");
+	untrack(S.server);
+	S.server = 0;
+	REQUIRE(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the container exited with status %d after SIGTERM",
+	        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	REQUIRE(file_contains(S.slog, "signal 15: shutting down") && file_contains(S.slog, "stopped"),
+	        "the container's log has no clean shutdown after SIGTERM");
+	S.container[0] = '\0'; /* --rm removed it */
+	scn_pass();
+}
+END_TEST
+
 /* ---------------------------------------------------------------- runner */
 
 struct scenario {
@@ -1655,6 +1829,7 @@ int main(void)
     {"s7_failure_path", s7_failure_path, 300, "default kernel missing: retry, then exit"},
     {"s8_reload_inotify", s8_reload_inotify, 300, "HostDefaults changed, inotify reload"},
     {"s8b_reload_sighup", s8b_reload_sighup, 300, "HostDefaults changed, SIGHUP reload"},
+    {"s9_container", s9_container, 420, "the image under podman: boot, in-place config edit, stop"},
 	};
 	const size_t N_SCENARIOS = sizeof SCENARIOS / sizeof SCENARIOS[0];
 	Suite *s = suite_create("e2e");

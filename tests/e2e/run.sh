@@ -103,6 +103,57 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "e2e: kernel $E2E_KVER, autopxe $SERVER, work dir $WORK" >&2
 
+# ---- the container image for s9_container: the one `scripts/docker-image-test.sh --keep` built from this very
+# tree (make integration runs it before make e2e); built here when it is missing and s9 is selected.
+IMG_CACHE=${AUTOPXE_TEST_CACHE:-/var/cache/autopxe-test}
+E2E_IMAGE="" E2E_IMAGE_WHY="" E2E_IMAGE_FAIL=""
+kept_tree() { cut -d' ' -f1 "$IMG_CACHE/image.tree" 2>/dev/null || true; }
+if [ -n "${E2E_ONLY:-}" ] && ! printf '%s' "$E2E_ONLY" | grep -Eq 's9|container'; then
+	:
+elif [ "$(id -u)" -ne 0 ]; then
+	E2E_IMAGE_WHY="needs root (podman on the image test's storage)"
+elif ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1; then
+	E2E_IMAGE_WHY="podman or runc is not installed (scripts/deps.sh --test)"
+else
+	tree=$(scripts/docker-image-test.sh --fingerprint)
+	if [ "$(kept_tree)" != "$tree" ]; then
+		echo "e2e: no image of this tree kept yet: scripts/docker-image-test.sh --keep" >&2
+		img_rc=0
+		scripts/docker-image-test.sh --keep >&2 || img_rc=$?
+		[ "$img_rc" = 0 ] || [ "$img_rc" = 77 ] || E2E_IMAGE_FAIL=1
+	fi
+	if [ "$(kept_tree)" = "$tree" ]; then
+		E2E_IMAGE=$(cut -d' ' -f2 "$IMG_CACHE/image.tree")
+		# podman (docker's CLI) on the storage buildah built into, with settings these VMs need and an ordinary
+		# host does not: crun refuses their hybrid cgroup layout (runc copes), no CAP_SYS_RESOURCE (so podman
+		# must not raise rlimits: the shell's own, nproc at most 32768, which is what podman itself keeps here),
+		# and no systemd to log events to.
+		nproc=$(awk '/^Max processes/ {print $4}' /proc/self/limits)
+		nofile=$(awk '/^Max open files/ {print $4 ":" $5}' /proc/self/limits)
+		[ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ] && nproc=32768
+		cat >"$WORK/containers.conf" <<-EOF
+			[containers]
+			default_ulimits = ["nofile=$nofile", "nproc=$nproc:$nproc"]
+			[engine]
+			runtime = "runc"
+			cgroup_manager = "cgroupfs"
+			events_logger = "file"
+		EOF
+		cat >"$WORK/storage.conf" <<-EOF
+			[storage]
+			driver = "vfs"
+			graphroot = "$IMG_CACHE/storage"
+			runroot = "$IMG_CACHE/run"
+		EOF
+		export CONTAINERS_CONF="$WORK/containers.conf" CONTAINERS_STORAGE_CONF="$WORK/storage.conf"
+	elif [ -n "$E2E_IMAGE_FAIL" ]; then
+		E2E_IMAGE_WHY="scripts/docker-image-test.sh --keep failed (its output is above)"
+	else
+		E2E_IMAGE_WHY="the image cannot be built here (scripts/docker-image-test.sh said why, above)"
+	fi
+fi
+export E2E_IMAGE E2E_IMAGE_WHY E2E_IMAGE_FAIL
+
 E2E_AUTOPXE=$SERVER E2E_WORK=$WORK E2E_RESULTS=$WORK/results.tsv E2E_SRCDIR=$ROOT E2E_RUNID=$E2E_RUNID \
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} CK_FORK=yes \
 	"$HARNESS" &
