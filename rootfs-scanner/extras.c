@@ -20,7 +20,8 @@
  * - ISOPath/<name>.iso becomes release <name> of distro "iso", served as boot/iso/<name>.iso.
  *   RootfsPath/<distro>/<release>/<name>.iso becomes release <release>-<name> of <distro>, or just
  *   <release> when that directory holds no rootfs release and exactly one image. The kernels of an
- *   image are named by what they are (install, gtk, live, hwe, a version); kernels[0] is "latest".
+ *   image are named by what they are (install, gtk, live, hwe, a version), in menu order; "latest" is the
+ *   first, or the first with an initrd when some have one and some not (scan_release_pick_latest).
  * - A file name outside the scanner's safe set, a release name already taken, an image that is not
  *   ISO 9660, or one without boot files is skipped with a reason (cat->skipped and the log).
  * - Filesystem images: regular files (or symlinks staying inside the root) named *.squashfs, *.sfs,
@@ -83,6 +84,8 @@ static void x_skip(struct xctx *x, const char *path, const char *reason)
 	}
 	x->n_skips++;
 }
+
+static void x_note(void *x, const char *path, const char *reason) { x_skip(x, path, reason); }
 
 static void x_list_add(struct xctx *x, char ***v, size_t *n, size_t *cap, const char *s)
 {
@@ -271,8 +274,10 @@ static void x_add_iso_release(struct xctx *x, const char *distro, const char *na
 	r.iso->layout = x_strdup(x, p->layout);
 	r.iso->cache_key = x_strdup(x, key);
 	r.iso->size = (uint64_t)st->st_size;
-	if (x->oom)
+	if (x->oom || scan_release_pick_latest(&r, x_note, x) < 0) {
+		x->oom = 1;
 		goto fail;
+	}
 	struct scan_distro *d = x_distro(x, distro);
 	if (!d)
 		goto fail;

@@ -58,8 +58,10 @@ struct scan_release {
 	char *pretty_name; /* os-release PRETTY_NAME, or NULL */
 	struct scan_kv *osrel; /* every os-release key (ID, VERSION_ID, ...), file order */
 	size_t n_osrel;
-	struct scan_kernel *kernels; /* versioned kernels, newest first (kver_cmp); kernels[0] is "latest" */
+	struct scan_kernel *kernels; /* versioned kernels, newest first (kver_cmp); ISO kernels in menu order */
 	size_t n_kernels;
+	size_t latest; /* index of "latest" in kernels: the first kernel with an initrd when any has one, else 0
+	                  (scan_release_pick_latest); read it through release_latest() */
 	struct scan_kernel *default_kernel; /* unversioned symlink pair, or NULL */
 	struct scan_iso *iso;       /* the ISO image this release was read from, or NULL (iso.c) */
 	struct scan_image *images;  /* filesystem images in the release dir and its boot/, by name (image.c) */
@@ -200,9 +202,23 @@ const struct scan_release *catalog_release(const struct catalog *cat, const char
 /* The same for a name given by pointer and length (not NUL-terminated): O(log n). */
 const struct scan_distro *catalog_distro_n(const struct catalog *cat, const char *name, size_t len);
 const struct scan_release *distro_release_n(const struct scan_distro *d, const char *name, size_t len);
-/* kernel id may be a version id, "latest" (newest versioned, NULL when none) or "default"
+/* kernel id may be a version id, "latest" (release_latest) or "default"
  * (the unversioned symlink pair, NULL when absent; no fallback either way). */
 const struct scan_kernel *release_kernel(const struct scan_release *rel, const char *id);
+/* The release's "latest" kernel: kernels[rel->latest], NULL when it has no versioned kernel. Borrowed. */
+const struct scan_kernel *release_latest(const struct scan_release *rel);
+
+/* How a note about a listed kernel reaches the scan's skipped list (path as shown, reason). */
+typedef void scan_note_fn(void *ctx, const char *path, const char *reason);
+/* The "latest must be bootable" rule, for a release whose kernels are in final order. A kernel without an
+ * initrd while other kernels of the release have one is taken for half-installed (vmlinuz unpacked, the
+ * initramfs not generated yet or failed): rel->latest becomes the first kernel that has an initrd, and a
+ * default_kernel whose kernel_real is such a kernel's is replaced by a copy of that latest one (id
+ * "default", is_default 1). Every such kernel, and a replaced default, is noted through note(ctx, ...).
+ * A release where no kernel has an initrd keeps latest 0 and its default, and nothing is noted.
+ * 1 when the rule applied (some kernel has an initrd and some has none), 0 when not, -ENOMEM (rel is left
+ * as it was, apart from notes already made). */
+int scan_release_pick_latest(struct scan_release *rel, scan_note_fn *note, void *ctx);
 
 /* Print the catalog as a table (json=0) or JSON (json=1) to f. */
 void catalog_print(const struct catalog *cat, FILE *f, int json);
