@@ -113,6 +113,22 @@ static void fx_assert_skip(const struct catalog *cat, const char *path, const ch
 	ck_assert_msg(strstr(r, reason) != NULL, "%s: reason \"%s\", want \"%s\"", path, r, reason);
 }
 
+/* Assert what a kernel entry names: id, shown and real paths of kernel and initrd (NULL: none), sizes. */
+static void fx_assert_kernel(const struct scan_kernel *k, const char *id, const char *kpath, const char *kreal,
+                             const char *ipath, const char *ireal, uint64_t ksize, uint64_t isize)
+{
+	ck_assert_ptr_nonnull(k);
+	ck_assert_str_eq(k->id, id);
+	ck_assert_int_eq(k->is_default, strcmp(id, "default") == 0);
+	ck_assert_str_eq(k->kernel_path, kpath);
+	ck_assert_str_eq(k->kernel_real, kreal);
+	ck_assert_pstr_eq(k->initrd_path, ipath);
+	ck_assert_pstr_eq(k->initrd_real, ireal);
+	ck_assert_uint_eq(k->kernel_size, ksize);
+	if (ipath)
+		ck_assert_uint_eq(k->initrd_size, isize);
+}
+
 static const char *fx_osrel(const struct scan_release *r, const char *key)
 {
 	for (size_t i = 0; i < r->n_osrel; i++)
@@ -169,25 +185,12 @@ START_TEST(test_debian)
 	ck_assert_str_eq(r->kernels[0].id, "6.1.0-21-amd64");
 	ck_assert_str_eq(r->kernels[1].id, "6.1.0-9-amd64");
 	ck_assert_str_eq(r->kernels[2].id, "5.10.0-28-amd64");
-	const struct scan_kernel *k = &r->kernels[0];
-	ck_assert_str_eq(k->kernel_path, "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64");
-	ck_assert_str_eq(k->kernel_real, "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64");
-	ck_assert_str_eq(k->initrd_path, "debian/bookworm/boot/initrd.img-6.1.0-21-amd64");
-	ck_assert_str_eq(k->initrd_real, "debian/bookworm/boot/initrd.img-6.1.0-21-amd64");
-	ck_assert_uint_eq(k->kernel_size, 9);
-	ck_assert_uint_eq(k->initrd_size, 12);
-	ck_assert_int_eq(k->is_default, 0);
-
-	const struct scan_kernel *d = r->default_kernel;
-	ck_assert_ptr_nonnull(d);
-	ck_assert_str_eq(d->id, "default");
-	ck_assert_int_eq(d->is_default, 1);
-	ck_assert_str_eq(d->kernel_path, "debian/bookworm/vmlinuz");
-	ck_assert_str_eq(d->kernel_real, "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64");
-	ck_assert_str_eq(d->initrd_path, "debian/bookworm/initrd.img");
-	ck_assert_str_eq(d->initrd_real, "debian/bookworm/boot/initrd.img-6.1.0-21-amd64");
-	ck_assert_uint_eq(d->kernel_size, 9);
-	ck_assert_uint_eq(d->initrd_size, 12);
+	fx_assert_kernel(&r->kernels[0], "6.1.0-21-amd64", "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64",
+	                 "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64", "debian/bookworm/boot/initrd.img-6.1.0-21-amd64",
+	                 "debian/bookworm/boot/initrd.img-6.1.0-21-amd64", 9, 12);
+	fx_assert_kernel(r->default_kernel, "default", "debian/bookworm/vmlinuz",
+	                 "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64", "debian/bookworm/initrd.img",
+	                 "debian/bookworm/boot/initrd.img-6.1.0-21-amd64", 9, 12);
 
 	ck_assert_ptr_eq(release_kernel(r, "latest"), &r->kernels[0]);
 	ck_assert_ptr_eq(release_kernel(r, "default"), r->default_kernel);
@@ -871,16 +874,10 @@ START_TEST(test_latest_skips_half_installed)
 	ck_assert_ptr_eq(release_kernel(r, "latest"), &r->kernels[1]);
 	ck_assert_ptr_eq(release_latest(r), &r->kernels[1]);
 	ck_assert_str_eq(release_latest(r)->id, "6.1.0-21-amd64");
-	const struct scan_kernel *d = release_kernel(r, "default");
-	ck_assert_ptr_nonnull(d);
-	ck_assert_str_eq(d->id, "default");
-	ck_assert_int_eq(d->is_default, 1);
-	ck_assert_str_eq(d->kernel_path, "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64");
-	ck_assert_str_eq(d->kernel_real, "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64");
-	ck_assert_str_eq(d->initrd_path, "debian/bookworm/boot/initrd.img-6.1.0-21-amd64");
-	ck_assert_str_eq(d->initrd_real, "debian/bookworm/boot/initrd.img-6.1.0-21-amd64");
-	ck_assert_uint_eq(d->kernel_size, 3);
-	ck_assert_uint_eq(d->initrd_size, 3);
+	/* default: the latest kernel's files under the name "default" */
+	fx_assert_kernel(release_kernel(r, "default"), "default", "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64",
+	                 "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64", "debian/bookworm/boot/initrd.img-6.1.0-21-amd64",
+	                 "debian/bookworm/boot/initrd.img-6.1.0-21-amd64", 3, 3);
 	ck_assert_str_eq(fx_skip(cat, "debian/bookworm/boot/vmlinuz-6.2.0-1-amd64"),
 	                 "kernel 6.2.0-1-amd64 has no initrd while others in this release do; not used for "
 	                 "latest/default");
