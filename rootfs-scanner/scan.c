@@ -635,7 +635,7 @@ static void sc_pick_latest(struct scanner *s, const struct sc_rel *R, struct sca
 		sc_skip(s, d->kernel_path, SC_NO_INITRD);
 }
 
-static void sc_release_free(struct scan_release *r)
+void scan_release_free(struct scan_release *r)
 {
 	free(r->name);
 	free(r->path);
@@ -695,7 +695,7 @@ static int sc_release(struct scanner *s, const char *name, const char *shown, co
 	if (s->oom || (R.nk == 0 && !rel->default_kernel)) {
 		if (!s->oom)
 			sc_skip(s, shown, "no kernel found");
-		sc_release_free(rel);
+		scan_release_free(rel);
 		memset(rel, 0, sizeof(*rel));
 		return -ENOENT;
 	}
@@ -703,7 +703,7 @@ static int sc_release(struct scanner *s, const char *name, const char *shown, co
 	rel->name = sc_strdup(s, name);
 	rel->path = sc_strdup(s, shown);
 	if (s->oom) {
-		sc_release_free(rel);
+		scan_release_free(rel);
 		memset(rel, 0, sizeof(*rel));
 		return -ENOMEM;
 	}
@@ -758,7 +758,7 @@ static void sc_distro(struct scanner *s, struct catalog *cat, const char *name, 
 	if (s->oom || d.n_releases == 0 ||
 	    sc_grow(s, (void **)&cat->distros, &s->cap_distros, cat->n_distros, sizeof(*cat->distros))) {
 		for (size_t i = 0; i < d.n_releases; i++)
-			sc_release_free(&d.releases[i]);
+			scan_release_free(&d.releases[i]);
 		free(d.releases);
 		free(d.name);
 		return;
@@ -776,15 +776,14 @@ static int sc_skip_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->reason, y->reason);
 }
 
-void catalog_free(struct catalog *cat)
+void scan_catalog_free(struct catalog *cat)
 {
 	if (!cat)
 		return;
-	scan_catalog_extras_free(cat); /* ISO and image data added by scan_rootfs_opts (extras.c) */
 	for (size_t i = 0; i < cat->n_distros; i++) {
 		struct scan_distro *d = &cat->distros[i];
 		for (size_t j = 0; j < d->n_releases; j++)
-			sc_release_free(&d->releases[j]);
+			scan_release_free(&d->releases[j]);
 		free(d->releases);
 		free(d->name);
 	}
@@ -856,7 +855,7 @@ oom:
 	}
 	free(s.skips);
 	free(s.buf);
-	catalog_free(cat);
+	scan_catalog_free(cat);
 	free(real);
 	close(s.rootfd);
 	return -ENOMEM;
@@ -1012,7 +1011,7 @@ static json_t *sc_json_kernel(const struct scan_kernel *k)
 	return o;
 }
 
-static void sc_print_json(const struct catalog *cat, FILE *f)
+static void sc_print_json(const struct catalog *cat, FILE *f, const struct scan_print_hooks *h)
 {
 	json_t *top = json_object();
 	json_object_set_new(top, "root", sc_jstr(cat->root));
@@ -1038,7 +1037,8 @@ static void sc_print_json(const struct catalog *cat, FILE *f)
 				json_array_append_new(ks, sc_json_kernel(&r->kernels[k]));
 			json_object_set_new(jr, "kernels", ks);
 			json_object_set_new(jr, "default", sc_json_kernel(r->default_kernel));
-			scan_release_extras_json(r, jr); /* ISO and image data (extras.c) */
+			if (h && h->release_json)
+				h->release_json(r, jr);
 			json_array_append_new(rs, jr);
 		}
 		json_object_set_new(jd, "releases", rs);
@@ -1084,7 +1084,7 @@ static void sc_cell(FILE *f, size_t w, const char *s, int last)
 		fprintf(f, "%-*s  ", (int)w, s);
 }
 
-static void sc_print_table(const struct catalog *cat, FILE *f)
+static void sc_print_table(const struct catalog *cat, FILE *f, const struct scan_print_hooks *h)
 {
 	static const char *const head[COL_N] = {"DISTRO", "RELEASE", "NAME", "KERNEL", "MARK", "KERNEL FILE",
 						"INITRD FILE"};
@@ -1125,7 +1125,8 @@ static void sc_print_table(const struct catalog *cat, FILE *f)
 	fprintf(f, "%zu distros, %zu releases, %zu kernels; scanned %s in %llu.%03llu ms\n", cat->n_distros,
 		cat->n_releases, cat->n_kernels, root, (unsigned long long)(cat->scan_us / 1000),
 		(unsigned long long)(cat->scan_us % 1000));
-	scan_catalog_extras_print(cat, f); /* ISO and image data (extras.c) */
+	if (h && h->table_tail)
+		h->table_tail(cat, f);
 	if (cat->n_skipped) {
 		fprintf(f, "skipped:\n");
 		for (size_t i = 0; i < cat->n_skipped; i++)
@@ -1133,14 +1134,14 @@ static void sc_print_table(const struct catalog *cat, FILE *f)
 	}
 }
 
-void catalog_print(const struct catalog *cat, FILE *f, int json)
+void scan_catalog_print(const struct catalog *cat, FILE *f, int json, const struct scan_print_hooks *h)
 {
 	if (!cat || !f)
 		return;
 	if (json)
-		sc_print_json(cat, f);
+		sc_print_json(cat, f, h);
 	else
-		sc_print_table(cat, f);
+		sc_print_table(cat, f, h);
 }
 
 int scan_boot_file_ok(const char *real)
