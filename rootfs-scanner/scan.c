@@ -948,7 +948,7 @@ int scan_release_pick_latest(struct scan_release *rel, scan_note_fn *note, void 
 		return 0;
 	const struct scan_kernel *best = &rel->kernels[first], *hit = NULL;
 	struct scan_kernel *d = rel->default_kernel;
-	char why[512];
+	char why[768]; /* two ids of up to NAME_MAX bytes and the words */
 	for (size_t i = 0; i < rel->n_kernels; i++) {
 		const struct scan_kernel *k = &rel->kernels[i];
 		if (k->initrd_path)
@@ -956,7 +956,8 @@ int scan_release_pick_latest(struct scan_release *rel, scan_note_fn *note, void 
 		snprintf(why, sizeof(why), "kernel %s has no initrd while others in this release do; not used for "
 		         "latest/default", k->id);
 		note(ctx, k->kernel_path, why);
-		if (d && !hit && d->cached == k->cached && strcmp(d->kernel_real, k->kernel_real) == 0)
+		if (d && !hit && d->cached == k->cached && d->kernel_real && k->kernel_real &&
+		    strcmp(d->kernel_real, k->kernel_real) == 0)
 			hit = k;
 	}
 	if (hit) {
