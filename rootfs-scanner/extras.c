@@ -1,4 +1,4 @@
-/* extras.c - the live catalog over scan_rootfs: ISO images become releases, releases get their filesystem images. */
+/* extras.c - ISO and filesystem images on top of a rootfs scan: ISOs become releases, releases get their images. */
 #include "scan.h"
 #include "log.h"
 #include "util.h"
@@ -20,7 +20,8 @@
  * - ISOPath/<name>.iso becomes release <name> of distro "iso", served as boot/iso/<name>.iso.
  *   RootfsPath/<distro>/<release>/<name>.iso becomes release <release>-<name> of <distro>, or just
  *   <release> when that directory holds no rootfs release and exactly one image. The kernels of an
- *   image are named by what they are (install, gtk, live, hwe, a version); kernels[0] is "latest".
+ *   image are named by what they are (install, gtk, live, hwe, a version), in menu order; "latest" is the
+ *   first, or the first with an initrd when some have one and some not (scan_release_pick_latest).
  * - A file name outside the scanner's safe set, a release name already taken, an image that is not
  *   ISO 9660, or one without boot files is skipped with a reason (cat->skipped and the log).
  * - Filesystem images: regular files (or symlinks staying inside the root) named *.squashfs, *.sfs,
@@ -83,6 +84,8 @@ static void x_skip(struct xctx *x, const char *path, const char *reason)
 	}
 	x->n_skips++;
 }
+
+static void x_note(void *x, const char *path, const char *reason) { x_skip(x, path, reason); }
 
 static void x_list_add(struct xctx *x, char ***v, size_t *n, size_t *cap, const char *s)
 {
@@ -207,18 +210,8 @@ void scan_catalog_extras_free(struct catalog *cat)
 
 static void x_release_free(struct scan_release *r)
 {
-	for (size_t i = 0; i < r->n_kernels; i++) {
-		free(r->kernels[i].id);
-		free(r->kernels[i].kernel_path);
-		free(r->kernels[i].kernel_real);
-		free(r->kernels[i].initrd_path);
-		free(r->kernels[i].initrd_real);
-	}
-	free(r->kernels);
-	free(r->name);
-	free(r->path);
-	free(r->pretty_name);
 	scan_release_extras_free(r);
+	scan_release_free(r);
 }
 
 static char *x_join(struct xctx *x, const char *a, const char *b)
@@ -271,8 +264,10 @@ static void x_add_iso_release(struct xctx *x, const char *distro, const char *na
 	r.iso->layout = x_strdup(x, p->layout);
 	r.iso->cache_key = x_strdup(x, key);
 	r.iso->size = (uint64_t)st->st_size;
-	if (x->oom)
+	if (x->oom || scan_release_pick_latest(&r, x_note, x) < 0) {
+		x->oom = 1;
 		goto fail;
+	}
 	struct scan_distro *d = x_distro(x, distro);
 	if (!d)
 		goto fail;
@@ -744,17 +739,12 @@ static void x_free(struct xctx *x)
 	free(x->keys);
 }
 
-int scan_rootfs_opts(const char *root, const struct scan_options *opts, struct catalog **out, char *err,
-                     size_t errlen)
+int scan_catalog_add_extras(struct catalog *cat, const struct scan_options *opts, char *err, size_t errlen)
 {
 	static const struct scan_options none;
-	uint64_t t0 = now_us();
 	struct xctx x;
-	int rc = scan_rootfs(root, out, err, errlen);
-	if (rc)
-		return rc;
 	memset(&x, 0, sizeof(x));
-	x.cat = *out;
+	x.cat = cat;
 	x.o = opts ? opts : &none;
 	if (!x.o->no_iso) {
 		int crc = 0;
@@ -793,13 +783,10 @@ int scan_rootfs_opts(const char *root, const struct scan_options *opts, struct c
 		scan_iso_cache_prune(x.cache, x.keys, x.n_keys, CACHE_GRACE_S);
 	x_free(&x);
 	if (x.oom) {
-		catalog_free(*out);
-		*out = NULL;
 		if (err && errlen)
 			snprintf(err, errlen, "out of memory while scanning images");
 		return -ENOMEM;
 	}
-	(*out)->scan_us = now_us() - t0;
 	return 0;
 }
 

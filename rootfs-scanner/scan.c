@@ -29,6 +29,8 @@
  *   boot/initrd-<id>.img, boot/initramfs-<id>.img, boot/initrd-<id> that resolves to a regular file.
  *   A kernel without one is listed with initrd_path NULL and noted in skipped.
  * - "default": <release>/vmlinuz + initrd.img (Debian), else boot/vmlinuz + boot/initrd.img (Ubuntu).
+ * - "latest" is the newest kernel, but never one without an initrd while others of the release have one
+ *   (half-installed); a default resolving to such a kernel boots latest instead (scan_release_pick_latest).
  * - A release without any kernel is left out of the catalog (noted "no kernel found"), and so is
  *   a distro without releases. n_kernels counts versioned kernels, not the default entries.
  */
@@ -71,7 +73,10 @@ struct sc_rel {
 	char boot_real[SC_PATH_MAX];
 	struct scan_kernel *k;
 	size_t nk, capk;
+	int default_no_initrd; /* the default pair's initrd is missing: noted once latest/default are settled */
 };
+
+#define SC_NO_INITRD "kernel has no initrd (listed without one)"
 
 static int sc_safe_char(unsigned char c)
 {
@@ -489,8 +494,6 @@ static void sc_add_kernel(struct scanner *s, struct sc_rel *R, const char *kpath
 	if (sc_file(s, R, kpath, &kr, from_modules) != 0)
 		return;
 	int have_initrd = sc_initrd(s, R, id, ishown, sizeof(ishown), &ir) == 0;
-	if (!have_initrd)
-		sc_skip(s, shown, "kernel has no initrd (listed without one)");
 	if (sc_grow(s, (void **)&R->k, &R->capk, R->nk, sizeof(*R->k)))
 		return;
 	struct scan_kernel *k = &R->k[R->nk];
@@ -548,11 +551,7 @@ static struct scan_kernel *sc_default(struct scanner *s, struct sc_rel *R)
 		if (sc_file(s, R, pairs[i].kernel, &kr, 1) != 0)
 			continue;
 		int rc = sc_file(s, R, pairs[i].initrd, &ir, 1);
-		if (rc == -ENOENT) {
-			char shown[SC_PATH_MAX];
-			if (sc_join(shown, sizeof(shown), R->shown, pairs[i].kernel) == 0)
-				sc_skip(s, shown, "kernel has no initrd (listed without one)");
-		}
+		R->default_no_initrd = rc == -ENOENT;
 		struct scan_kernel *k = calloc(1, sizeof(*k));
 		if (!k) {
 			s->oom = 1;
@@ -617,7 +616,26 @@ static void sc_osrelease(struct scanner *s, struct sc_rel *R, struct scan_releas
 	}
 }
 
-static void sc_release_free(struct scan_release *r)
+static void sc_note(void *s, const char *path, const char *reason) { sc_skip(s, path, reason); }
+
+/* Settle latest and default (scan_release_pick_latest); kernels listed without an initrd that the rule
+ * did not note are noted as such. */
+static void sc_pick_latest(struct scanner *s, const struct sc_rel *R, struct scan_release *rel)
+{
+	int rc = scan_release_pick_latest(rel, sc_note, s);
+	if (rc < 0) {
+		s->oom = 1;
+		return;
+	}
+	for (size_t i = 0; rc == 0 && i < rel->n_kernels; i++)
+		if (!rel->kernels[i].initrd_path)
+			sc_skip(s, rel->kernels[i].kernel_path, SC_NO_INITRD);
+	const struct scan_kernel *d = rel->default_kernel;
+	if (d && !d->initrd_path && R->default_no_initrd)
+		sc_skip(s, d->kernel_path, SC_NO_INITRD);
+}
+
+void scan_release_free(struct scan_release *r)
 {
 	free(r->name);
 	free(r->path);
@@ -672,10 +690,12 @@ static int sc_release(struct scanner *s, const char *name, const char *shown, co
 		qsort(R.k, R.nk, sizeof(*R.k), sc_kernel_desc);
 	rel->kernels = R.k;
 	rel->n_kernels = R.nk;
+	if (!s->oom)
+		sc_pick_latest(s, &R, rel);
 	if (s->oom || (R.nk == 0 && !rel->default_kernel)) {
 		if (!s->oom)
 			sc_skip(s, shown, "no kernel found");
-		sc_release_free(rel);
+		scan_release_free(rel);
 		memset(rel, 0, sizeof(*rel));
 		return -ENOENT;
 	}
@@ -683,7 +703,7 @@ static int sc_release(struct scanner *s, const char *name, const char *shown, co
 	rel->name = sc_strdup(s, name);
 	rel->path = sc_strdup(s, shown);
 	if (s->oom) {
-		sc_release_free(rel);
+		scan_release_free(rel);
 		memset(rel, 0, sizeof(*rel));
 		return -ENOMEM;
 	}
@@ -738,7 +758,7 @@ static void sc_distro(struct scanner *s, struct catalog *cat, const char *name, 
 	if (s->oom || d.n_releases == 0 ||
 	    sc_grow(s, (void **)&cat->distros, &s->cap_distros, cat->n_distros, sizeof(*cat->distros))) {
 		for (size_t i = 0; i < d.n_releases; i++)
-			sc_release_free(&d.releases[i]);
+			scan_release_free(&d.releases[i]);
 		free(d.releases);
 		free(d.name);
 		return;
@@ -756,15 +776,14 @@ static int sc_skip_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->reason, y->reason);
 }
 
-void catalog_free(struct catalog *cat)
+void scan_catalog_free(struct catalog *cat)
 {
 	if (!cat)
 		return;
-	scan_catalog_extras_free(cat); /* ISO and image data added by scan_rootfs_opts (extras.c) */
 	for (size_t i = 0; i < cat->n_distros; i++) {
 		struct scan_distro *d = &cat->distros[i];
 		for (size_t j = 0; j < d->n_releases; j++)
-			sc_release_free(&d->releases[j]);
+			scan_release_free(&d->releases[j]);
 		free(d->releases);
 		free(d->name);
 	}
@@ -836,7 +855,7 @@ oom:
 	}
 	free(s.skips);
 	free(s.buf);
-	catalog_free(cat);
+	scan_catalog_free(cat);
 	free(real);
 	close(s.rootfd);
 	return -ENOMEM;
@@ -890,12 +909,74 @@ const struct scan_release *catalog_release(const struct catalog *cat, const char
 	return release ? distro_release_n(catalog_distro(cat, distro), release, strlen(release)) : NULL;
 }
 
+const struct scan_kernel *release_latest(const struct scan_release *rel)
+{
+	return rel && rel->latest < rel->n_kernels ? &rel->kernels[rel->latest] : NULL;
+}
+
+/* d (a default entry) takes copies of k's files; its id and is_default stay. 0 or -ENOMEM (d unchanged). */
+static int sc_default_take(struct scan_kernel *d, const struct scan_kernel *k)
+{
+	struct scan_kernel n = {.id = d->id, .kernel_size = k->kernel_size, .initrd_size = k->initrd_size,
+	                        .is_default = d->is_default, .cached = k->cached};
+	n.kernel_path = strdup(k->kernel_path);
+	n.kernel_real = strdup(k->kernel_real);
+	n.initrd_path = k->initrd_path ? strdup(k->initrd_path) : NULL;
+	n.initrd_real = k->initrd_real ? strdup(k->initrd_real) : NULL;
+	if (!n.kernel_path || !n.kernel_real || !n.initrd_path != !k->initrd_path ||
+	    !n.initrd_real != !k->initrd_real) {
+		n.id = NULL;
+		sc_kernel_free(&n);
+		return -ENOMEM;
+	}
+	d->id = NULL;
+	sc_kernel_free(d);
+	*d = n;
+	return 0;
+}
+
+int scan_release_pick_latest(struct scan_release *rel, scan_note_fn *note, void *ctx)
+{
+	size_t first = rel->n_kernels, n_without = 0;
+	for (size_t i = 0; i < rel->n_kernels; i++) {
+		if (!rel->kernels[i].initrd_path)
+			n_without++;
+		else if (first == rel->n_kernels)
+			first = i;
+	}
+	if (first == rel->n_kernels || n_without == 0)
+		return 0;
+	const struct scan_kernel *best = &rel->kernels[first], *hit = NULL;
+	struct scan_kernel *d = rel->default_kernel;
+	char why[768]; /* two ids of up to NAME_MAX bytes and the words */
+	for (size_t i = 0; i < rel->n_kernels; i++) {
+		const struct scan_kernel *k = &rel->kernels[i];
+		if (k->initrd_path)
+			continue;
+		snprintf(why, sizeof(why), "kernel %s has no initrd while others in this release do; not used for "
+		         "latest/default", k->id);
+		note(ctx, k->kernel_path, why);
+		if (d && !hit && d->cached == k->cached && d->kernel_real && k->kernel_real &&
+		    strcmp(d->kernel_real, k->kernel_real) == 0)
+			hit = k;
+	}
+	if (hit) {
+		snprintf(why, sizeof(why), "default resolves to kernel %s, which has no initrd while others in this "
+		         "release do; default boots %s instead", hit->id, best->id);
+		note(ctx, d->kernel_path, why);
+		if (sc_default_take(d, best))
+			return -ENOMEM;
+	}
+	rel->latest = first;
+	return 1;
+}
+
 const struct scan_kernel *release_kernel(const struct scan_release *rel, const char *id)
 {
 	if (!rel || !id)
 		return NULL;
 	if (strcmp(id, "latest") == 0)
-		return rel->n_kernels ? &rel->kernels[0] : NULL;
+		return release_latest(rel);
 	if (strcmp(id, "default") == 0)
 		return rel->default_kernel;
 	return sc_find_id(rel->kernels, rel->n_kernels, id);
@@ -931,7 +1012,7 @@ static json_t *sc_json_kernel(const struct scan_kernel *k)
 	return o;
 }
 
-static void sc_print_json(const struct catalog *cat, FILE *f)
+static void sc_print_json(const struct catalog *cat, FILE *f, const struct scan_print_hooks *h)
 {
 	json_t *top = json_object();
 	json_object_set_new(top, "root", sc_jstr(cat->root));
@@ -952,12 +1033,13 @@ static void sc_print_json(const struct catalog *cat, FILE *f)
 			for (size_t k = 0; k < r->n_osrel; k++)
 				json_object_set_new(os, r->osrel[k].key, sc_jstr(r->osrel[k].value));
 			json_object_set_new(jr, "os_release", os);
-			json_object_set_new(jr, "latest", r->n_kernels ? sc_jstr(r->kernels[0].id) : json_null());
+			json_object_set_new(jr, "latest", release_latest(r) ? sc_jstr(release_latest(r)->id) : json_null());
 			for (size_t k = 0; k < r->n_kernels; k++)
 				json_array_append_new(ks, sc_json_kernel(&r->kernels[k]));
 			json_object_set_new(jr, "kernels", ks);
 			json_object_set_new(jr, "default", sc_json_kernel(r->default_kernel));
-			scan_release_extras_json(r, jr); /* ISO and image data (extras.c) */
+			if (h && h->release_json)
+				h->release_json(r, jr);
 			json_array_append_new(rs, jr);
 		}
 		json_object_set_new(jd, "releases", rs);
@@ -983,7 +1065,7 @@ enum { COL_DISTRO, COL_RELEASE, COL_NAME, COL_KERNEL, COL_MARK, COL_KFILE, COL_I
 static void sc_row(const struct scan_release *r, const struct scan_kernel *k, int first, const char *distro,
 		   const char *cells[COL_N], char *mark, size_t marksz)
 {
-	int latest = r->n_kernels && k == &r->kernels[0];
+	int latest = k == release_latest(r);
 	int dflt = k->is_default;
 	snprintf(mark, marksz, "%s", latest ? "latest" : dflt ? "default" : "");
 	cells[COL_DISTRO] = first ? distro : "";
@@ -1003,7 +1085,7 @@ static void sc_cell(FILE *f, size_t w, const char *s, int last)
 		fprintf(f, "%-*s  ", (int)w, s);
 }
 
-static void sc_print_table(const struct catalog *cat, FILE *f)
+static void sc_print_table(const struct catalog *cat, FILE *f, const struct scan_print_hooks *h)
 {
 	static const char *const head[COL_N] = {"DISTRO", "RELEASE", "NAME", "KERNEL", "MARK", "KERNEL FILE",
 						"INITRD FILE"};
@@ -1044,7 +1126,8 @@ static void sc_print_table(const struct catalog *cat, FILE *f)
 	fprintf(f, "%zu distros, %zu releases, %zu kernels; scanned %s in %llu.%03llu ms\n", cat->n_distros,
 		cat->n_releases, cat->n_kernels, root, (unsigned long long)(cat->scan_us / 1000),
 		(unsigned long long)(cat->scan_us % 1000));
-	scan_catalog_extras_print(cat, f); /* ISO and image data (extras.c) */
+	if (h && h->table_tail)
+		h->table_tail(cat, f);
 	if (cat->n_skipped) {
 		fprintf(f, "skipped:\n");
 		for (size_t i = 0; i < cat->n_skipped; i++)
@@ -1052,14 +1135,14 @@ static void sc_print_table(const struct catalog *cat, FILE *f)
 	}
 }
 
-void catalog_print(const struct catalog *cat, FILE *f, int json)
+void scan_catalog_print(const struct catalog *cat, FILE *f, int json, const struct scan_print_hooks *h)
 {
 	if (!cat || !f)
 		return;
 	if (json)
-		sc_print_json(cat, f);
+		sc_print_json(cat, f, h);
 	else
-		sc_print_table(cat, f);
+		sc_print_table(cat, f, h);
 }
 
 int scan_boot_file_ok(const char *real)

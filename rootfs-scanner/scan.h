@@ -1,4 +1,8 @@
 /* scan.h - the rootfs scanner: walks RootfsPath/<distro>/<release>/ and builds an immutable catalog. */
+/* Who implements what (one direction: catalog.c -> extras.c -> scan.c; scan.c knows nothing of the extras):
+ * scan.c the rootfs walk, lookups, the latest rule, printing; extras.c ISO and filesystem images on top of
+ * a scan; catalog.c scan_rootfs_opts, catalog_free and catalog_print, which compose the two; iso.c, image.c,
+ * kver.c, osrelease.c the pieces (ISO probe and cache, libblkid, kernel-version order, os-release). */
 #ifndef AUTOPXE_SCAN_H
 #define AUTOPXE_SCAN_H
 
@@ -58,8 +62,10 @@ struct scan_release {
 	char *pretty_name; /* os-release PRETTY_NAME, or NULL */
 	struct scan_kv *osrel; /* every os-release key (ID, VERSION_ID, ...), file order */
 	size_t n_osrel;
-	struct scan_kernel *kernels; /* versioned kernels, newest first (kver_cmp); kernels[0] is "latest" */
+	struct scan_kernel *kernels; /* versioned kernels, newest first (kver_cmp); ISO kernels in menu order */
 	size_t n_kernels;
+	size_t latest; /* index of "latest" in kernels: the first kernel with an initrd when any has one, else 0
+	                  (scan_release_pick_latest); read it through release_latest() */
 	struct scan_kernel *default_kernel; /* unversioned symlink pair, or NULL */
 	struct scan_iso *iso;       /* the ISO image this release was read from, or NULL (iso.c) */
 	struct scan_image *images;  /* filesystem images in the release dir and its boot/, by name (image.c) */
@@ -99,7 +105,14 @@ struct catalog {
  * Releases without any kernel and distros without such releases are left out (and noted).
  * n_kernels counts versioned kernels, not default entries. */
 int scan_rootfs(const char *root, struct catalog **out, char *err, size_t errlen);
+/* Frees a catalog and everything in it (catalog.c: the extras, then scan_catalog_free). NULL is fine. */
 void catalog_free(struct catalog *cat);
+/* scan.c's part of catalog_free: what scan_rootfs made (distros, releases with scan_release_free, skipped,
+ * root) and cat itself. The extras (iso, images, cache_dir, iso_dir) must be gone already. */
+void scan_catalog_free(struct catalog *cat);
+/* Frees what a release holds from scan_rootfs (names, os-release, kernels, default; not iso/images) and
+ * not r itself. Also frees releases built by hand the same way (extras.c). */
+void scan_release_free(struct scan_release *r);
 
 /* Options of scan_rootfs_opts (NULL members take the defaults). */
 struct scan_options {
@@ -113,19 +126,23 @@ struct scan_options {
 	gid_t cache_gid;
 };
 
-/* scan_rootfs, then the live-catalog extras (iso.c, image.c): ISO images in opts->iso_dir
- * (distro "iso", release = file name without .iso) and <distro>/<release>/ *.iso (release
- * "<release>-<file name without .iso>"), their boot files extracted once into the cache dir;
- * filesystem images of every release probed with libblkid. Problems with single images are
- * skipped (recorded in cat->skipped and logged). Same return values as scan_rootfs. */
+/* The live catalog (catalog.c): scan_rootfs, then scan_catalog_add_extras; scan_us covers both. Same return
+ * values as scan_rootfs (-ENOMEM from the extras too); caller frees *out with catalog_free(). */
 int scan_rootfs_opts(const char *root, const struct scan_options *opts, struct catalog **out, char *err,
                      size_t errlen);
+/* The extras (extras.c, using iso.c and image.c) added to a catalog made by scan_rootfs: ISO images in
+ * opts->iso_dir (distro "iso", release = file name without .iso) and <distro>/<release>/ *.iso (release
+ * "<release>-<file name without .iso>"), their boot files extracted once into the cache dir; filesystem
+ * images of every release probed with libblkid. Problems with single images are skipped (recorded in
+ * cat->skipped and logged). 0, or -ENOMEM (message in err; cat is then incomplete: free it with
+ * catalog_free). opts NULL takes the defaults. */
+int scan_catalog_add_extras(struct catalog *cat, const struct scan_options *opts, char *err, size_t errlen);
 /* Frees what extras.c added to a release (iso, images) / to a catalog (those of every release,
- * cache_dir, iso_dir); catalog_free calls scan_catalog_extras_free. */
+ * cache_dir, iso_dir), leaving the rest; catalog_free calls scan_catalog_extras_free. */
 void scan_release_extras_free(struct scan_release *r);
 void scan_catalog_extras_free(struct catalog *cat);
-/* Printing hooks of catalog_print (extras.c): add "iso" and "images" to a release's JSON object
- * (jr is a json_t *), and an "images:" section after the table. */
+/* catalog_print's hooks (extras.c): add "iso" and "images" to a release's JSON object (jr is a json_t *),
+ * and an "images:" section after the table. */
 void scan_release_extras_json(const struct scan_release *r, void *jr);
 void scan_catalog_extras_print(const struct catalog *cat, FILE *f);
 /* The default cache dir: /var/cache/autopxe when it is (or can be made) writable, else
@@ -200,12 +217,34 @@ const struct scan_release *catalog_release(const struct catalog *cat, const char
 /* The same for a name given by pointer and length (not NUL-terminated): O(log n). */
 const struct scan_distro *catalog_distro_n(const struct catalog *cat, const char *name, size_t len);
 const struct scan_release *distro_release_n(const struct scan_distro *d, const char *name, size_t len);
-/* kernel id may be a version id, "latest" (newest versioned, NULL when none) or "default"
+/* kernel id may be a version id, "latest" (release_latest) or "default"
  * (the unversioned symlink pair, NULL when absent; no fallback either way). */
 const struct scan_kernel *release_kernel(const struct scan_release *rel, const char *id);
+/* The release's "latest" kernel: kernels[rel->latest], NULL when it has no versioned kernel. Borrowed. */
+const struct scan_kernel *release_latest(const struct scan_release *rel);
 
-/* Print the catalog as a table (json=0) or JSON (json=1) to f. */
+/* How a note about a listed kernel reaches the scan's skipped list (path as shown, reason). */
+typedef void scan_note_fn(void *ctx, const char *path, const char *reason);
+/* The "latest must be bootable" rule, for a release whose kernels are in final order. A kernel without an
+ * initrd while other kernels of the release have one is taken for half-installed (vmlinuz unpacked, the
+ * initramfs not generated yet or failed): rel->latest becomes the first kernel that has an initrd, and a
+ * default_kernel whose kernel_real is such a kernel's is replaced by a copy of that latest one (id
+ * "default", is_default 1). Every such kernel, and a replaced default, is noted through note(ctx, ...).
+ * A release where no kernel has an initrd keeps latest 0 and its default, and nothing is noted.
+ * 1 when the rule applied (some kernel has an initrd and some has none), 0 when not, -ENOMEM (rel is left
+ * as it was, apart from notes already made). */
+int scan_release_pick_latest(struct scan_release *rel, scan_note_fn *note, void *ctx);
+
+/* Print the catalog as a table (json=0) or JSON (json=1) to f, extras included (catalog.c). */
 void catalog_print(const struct catalog *cat, FILE *f, int json);
+/* What a layer above the scan adds to its printout; either member may be NULL. */
+struct scan_print_hooks {
+	void (*release_json)(const struct scan_release *r, void *jr); /* more keys for a release (jr: json_t *) */
+	void (*table_tail)(const struct catalog *cat, FILE *f);       /* lines after the table's summary line */
+};
+/* scan.c's printer: the table (kernels, summary line, then h->table_tail, then skipped) or the JSON
+ * (h->release_json called last for each release object). h may be NULL. */
+void scan_catalog_print(const struct catalog *cat, FILE *f, int json, const struct scan_print_hooks *h);
 
 /* Parse os-release text (buf, len bytes, any bytes allowed): KEY=value lines with shell-style
  * quoting ('...', "..." with \\ \" \$ \` escapes, backslash outside quotes). Comments, blank

@@ -91,7 +91,7 @@ static json_t *release_json(const struct config *cfg, const struct scan_distro *
 	for (size_t i = 0; i < r->n_osrel; i++)
 		json_object_set_new(osrel, r->osrel[i].key, jstr(r->osrel[i].value));
 	json_object_set_new(j, "os_release", osrel);
-	json_object_set_new(j, "latest", r->n_kernels ? jstr(r->kernels[0].id) : json_null());
+	json_object_set_new(j, "latest", release_latest(r) ? jstr(release_latest(r)->id) : json_null());
 	for (size_t i = 0; i < r->n_kernels; i++)
 		json_array_append_new(ks, kernel_json(&r->kernels[i]));
 	json_object_set_new(j, "kernels", ks);

@@ -143,7 +143,7 @@ int expand_vars(const char *tmpl, const char *const *builtins, const struct conf
 static const struct scan_kernel *find_kernel(const struct scan_release *r, const char *word, size_t n)
 {
 	if (n == 6 && memcmp(word, "latest", 6) == 0)
-		return r->n_kernels ? &r->kernels[0] : NULL;
+		return release_latest(r);
 	if (n == 7 && memcmp(word, "default", 7) == 0)
 		return r->default_kernel;
 	for (size_t i = 0; i < r->n_kernels; i++)
@@ -820,7 +820,7 @@ static int build_release(struct rctx *x, struct tmpl_val *rels, const struct sca
 		const struct scan_kernel *k;
 		const char *word;
 		if (ki == 0) {
-			k = r->n_kernels ? &r->kernels[0] : NULL;
+			k = release_latest(r);
 			word = "latest";
 		} else if (ki <= r->n_kernels) {
 			k = &r->kernels[ki - 1];

@@ -202,6 +202,18 @@ static const struct layout_case layouts[] = {
      "casper",
      NULL,
      {{"live", "casper/vmlinuz", NULL}}},
+    {"half-live", /* the newest kernel lacks its initrd (two others: no guessing); test_iso_latest_bootable */
+     {{"live/vmlinuz-6.2.0-1-amd64", 80003, NULL, NULL},
+      {"live/vmlinuz-6.1.0-18-amd64", 80001, NULL, NULL},
+      {"live/initrd.img-6.1.0-18-amd64", 160001, NULL, NULL},
+      {"live/vmlinuz-6.1.0-9-amd64", 80002, NULL, NULL},
+      {"live/initrd.img-6.1.0-9-amd64", 160002, NULL, NULL}},
+     "HALF",
+     "live",
+     NULL,
+     {{"6.2.0-1-amd64", "live/vmlinuz-6.2.0-1-amd64", NULL},
+      {"6.1.0-18-amd64", "live/vmlinuz-6.1.0-18-amd64", "live/initrd.img-6.1.0-18-amd64"},
+      {"6.1.0-9-amd64", "live/vmlinuz-6.1.0-9-amd64", "live/initrd.img-6.1.0-9-amd64"}}},
 };
 
 /* Build the image of case c in tmpdir/<name>.iso; returns its path in out. */
@@ -885,6 +897,61 @@ START_TEST(test_render)
 }
 END_TEST
 
+/* The latest rule in ISO releases: a kernel without an initrd while others of the image have one stays listed
+ * under its id but is not latest (noted); an image whose kernels all lack one keeps its first as latest. */
+START_TEST(test_iso_latest_bootable)
+{
+	static const char yaml[] = "version: 1\nRootfsPath: /pxe/rootfs\nCmdlineTemplates:\n  a: quiet\nWatch: false\n";
+	char root[512], iso[512], cache[512], why[256];
+	snprintf(root, sizeof(root), "%s/root", tmpdir);
+	snprintf(cache, sizeof(cache), "%s/cache", tmpdir);
+	build_case(&layouts[10], iso, sizeof(iso)); /* half-live */
+	sh("mkdir -p '%s/iso' && cp '%s' '%s/iso/half-live.iso'", root, iso, root);
+	build_case(&layouts[9], iso, sizeof(iso)); /* kernel-without-initrd */
+	sh("cp '%s' '%s/iso/noinitrd.iso'", iso, root);
+	for (int pass = 0; pass < 2; pass++) { /* the probe, then the cache's manifest */
+		struct catalog *cat = scan_tree(cache);
+		const struct scan_release *r = catalog_release(cat, "iso", "half-live");
+		ck_assert_ptr_nonnull(r);
+		ck_assert_uint_eq(r->n_kernels, 3);
+		ck_assert_str_eq(r->kernels[0].id, "6.2.0-1-amd64");
+		ck_assert_ptr_null(r->kernels[0].initrd_path);
+		ck_assert_ptr_eq(release_kernel(r, "6.2.0-1-amd64"), &r->kernels[0]);
+		ck_assert_ptr_eq(release_kernel(r, "latest"), &r->kernels[1]);
+		ck_assert_str_eq(r->kernels[1].id, "6.1.0-18-amd64");
+		const struct scan_skip *s = find_skip(cat, "iso/half-live.iso/live/vmlinuz-6.2.0-1-amd64");
+		ck_assert_ptr_nonnull(s);
+		ck_assert_str_eq(s->reason, "kernel 6.2.0-1-amd64 has no initrd while others in this release do; not used "
+		                            "for latest/default");
+		r = catalog_release(cat, "iso", "noinitrd");
+		ck_assert_ptr_nonnull(r);
+		ck_assert_uint_eq(r->n_kernels, 1);
+		ck_assert_ptr_null(r->kernels[0].initrd_path);
+		ck_assert_ptr_eq(release_kernel(r, "latest"), &r->kernels[0]);
+		ck_assert_ptr_null(find_skip(cat, "iso/noinitrd.iso/casper/vmlinuz"));
+		/* boot ids and the menu follow */
+		struct config *cfg = NULL;
+		struct diag d;
+		struct boot_target bt;
+		diag_init(&d);
+		ck_assert_int_eq(config_load_buffer(yaml, strlen(yaml), "t.yaml", &cfg, &d), 0);
+		ck_assert_int_eq(boot_id_resolve(cfg, cat, "iso/half-live/latest/a", &bt, why, sizeof(why)), 0);
+		ck_assert_str_eq(bt.kernel->id, "6.1.0-18-amd64");
+		config_free(cfg);
+		diag_free(&d);
+		char *m = render(yaml, cat, "52:54:00:00:00:09", "iso");
+		const char *e = strstr(m, ":iso/half-live/latest/a\n");
+		ck_assert_msg(e != NULL, "no latest entry in\n%s", m);
+		const char *k = strstr(e, "kernel ");
+		ck_assert_ptr_nonnull(k);
+		ck_assert_msg(strncmp(strchr(k, '/'), "/boot/iso/half-live.iso/live/vmlinuz-6.1.0-18-amd64 ", 52) == 0,
+		              "latest boots %.80s", k);
+		free(m);
+		catalog_free(cat);
+	}
+}
+END_TEST
+
 /* ISOPath outside RootfsPath: still distro "iso", served as boot/iso/<name>.iso from its real place. */
 START_TEST(test_iso_dir_outside_root)
 {
@@ -977,6 +1044,7 @@ Suite *iso_suite(void)
 	tcase_add_test(tc, test_vfs);
 	tcase_add_test(tc, test_render);
 	tcase_add_test(tc, test_iso_dir_outside_root);
+	tcase_add_test(tc, test_iso_latest_bootable);
 	tcase_add_test(tc, test_default_cache_dir);
 	tcase_add_test(tc, test_hostile_image_times_out);
 	suite_add_tcase(s, tc);

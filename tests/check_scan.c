@@ -113,6 +113,22 @@ static void fx_assert_skip(const struct catalog *cat, const char *path, const ch
 	ck_assert_msg(strstr(r, reason) != NULL, "%s: reason \"%s\", want \"%s\"", path, r, reason);
 }
 
+/* Assert what a kernel entry names: id, shown and real paths of kernel and initrd (NULL: none), sizes. */
+static void fx_assert_kernel(const struct scan_kernel *k, const char *id, const char *kpath, const char *kreal,
+                             const char *ipath, const char *ireal, uint64_t ksize, uint64_t isize)
+{
+	ck_assert_ptr_nonnull(k);
+	ck_assert_str_eq(k->id, id);
+	ck_assert_int_eq(k->is_default, strcmp(id, "default") == 0);
+	ck_assert_str_eq(k->kernel_path, kpath);
+	ck_assert_str_eq(k->kernel_real, kreal);
+	ck_assert_pstr_eq(k->initrd_path, ipath);
+	ck_assert_pstr_eq(k->initrd_real, ireal);
+	ck_assert_uint_eq(k->kernel_size, ksize);
+	if (ipath)
+		ck_assert_uint_eq(k->initrd_size, isize);
+}
+
 static const char *fx_osrel(const struct scan_release *r, const char *key)
 {
 	for (size_t i = 0; i < r->n_osrel; i++)
@@ -169,25 +185,12 @@ START_TEST(test_debian)
 	ck_assert_str_eq(r->kernels[0].id, "6.1.0-21-amd64");
 	ck_assert_str_eq(r->kernels[1].id, "6.1.0-9-amd64");
 	ck_assert_str_eq(r->kernels[2].id, "5.10.0-28-amd64");
-	const struct scan_kernel *k = &r->kernels[0];
-	ck_assert_str_eq(k->kernel_path, "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64");
-	ck_assert_str_eq(k->kernel_real, "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64");
-	ck_assert_str_eq(k->initrd_path, "debian/bookworm/boot/initrd.img-6.1.0-21-amd64");
-	ck_assert_str_eq(k->initrd_real, "debian/bookworm/boot/initrd.img-6.1.0-21-amd64");
-	ck_assert_uint_eq(k->kernel_size, 9);
-	ck_assert_uint_eq(k->initrd_size, 12);
-	ck_assert_int_eq(k->is_default, 0);
-
-	const struct scan_kernel *d = r->default_kernel;
-	ck_assert_ptr_nonnull(d);
-	ck_assert_str_eq(d->id, "default");
-	ck_assert_int_eq(d->is_default, 1);
-	ck_assert_str_eq(d->kernel_path, "debian/bookworm/vmlinuz");
-	ck_assert_str_eq(d->kernel_real, "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64");
-	ck_assert_str_eq(d->initrd_path, "debian/bookworm/initrd.img");
-	ck_assert_str_eq(d->initrd_real, "debian/bookworm/boot/initrd.img-6.1.0-21-amd64");
-	ck_assert_uint_eq(d->kernel_size, 9);
-	ck_assert_uint_eq(d->initrd_size, 12);
+	fx_assert_kernel(&r->kernels[0], "6.1.0-21-amd64", "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64",
+	                 "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64", "debian/bookworm/boot/initrd.img-6.1.0-21-amd64",
+	                 "debian/bookworm/boot/initrd.img-6.1.0-21-amd64", 9, 12);
+	fx_assert_kernel(r->default_kernel, "default", "debian/bookworm/vmlinuz",
+	                 "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64", "debian/bookworm/initrd.img",
+	                 "debian/bookworm/boot/initrd.img-6.1.0-21-amd64", 9, 12);
 
 	ck_assert_ptr_eq(release_kernel(r, "latest"), &r->kernels[0]);
 	ck_assert_ptr_eq(release_kernel(r, "default"), r->default_kernel);
@@ -416,8 +419,9 @@ START_TEST(test_hostile)
 	ck_assert_ptr_null(r->default_kernel);
 	ck_assert_ptr_null(r->pretty_name);
 
-	fx_assert_skip(cat, "h/r/boot/vmlinuz-6.6", "kernel has no initrd (listed without one)");
-	fx_assert_skip(cat, "h/r/boot/vmlinuz-7.8", "kernel has no initrd");
+	ck_assert_ptr_eq(release_kernel(r, "latest"), &r->kernels[0]);
+	fx_assert_skip(cat, "h/r/boot/vmlinuz-6.6", "kernel 6.6 has no initrd while others in this release do");
+	fx_assert_skip(cat, "h/r/boot/vmlinuz-7.8", "kernel 7.8 has no initrd while others in this release do");
 	fx_assert_skip(cat, "h/r/boot/initrd.img-7.8", "dangling symlink");
 	fx_assert_skip(cat, "h/r/boot/vmlinuz-7.0", "dangling symlink");
 	fx_assert_skip(cat, "h/r/boot/vmlinuz-7.1", "symlink loop");
@@ -609,7 +613,9 @@ START_TEST(test_print)
 	ck_assert_ptr_nonnull(strstr(t, "default"));
 	ck_assert_ptr_nonnull(strstr(t, "debian/bookworm/boot/initrd.img-6.1.0-21-amd64"));
 	ck_assert_ptr_nonnull(strstr(t, "(no initrd)"));
-	ck_assert_ptr_nonnull(strstr(t, "skipped:\n  debian/bookworm/boot/vmlinuz-6.6: kernel has no initrd"));
+	ck_assert_ptr_nonnull(strstr(t, "skipped:\n  debian/bookworm/boot/vmlinuz-6.6: kernel 6.6 has no initrd while "
+	                                "others in this release do; not used for latest/default\n"));
+	ck_assert_ptr_nonnull(strstr(t, "6.1.0-21-amd64   latest ")); /* the KERNEL column is 15 wide */
 	ck_assert(strstr(t, "arch") < strstr(t, "debian")); /* distros sorted */
 	free(t);
 
@@ -624,7 +630,7 @@ START_TEST(test_print)
 	json_t *deb = json_array_get(ds, 1);
 	ck_assert_str_eq(json_string_value(json_object_get(deb, "name")), "debian");
 	json_t *bw = json_array_get(json_object_get(deb, "releases"), 0);
-	ck_assert_str_eq(json_string_value(json_object_get(bw, "latest")), "6.6");
+	ck_assert_str_eq(json_string_value(json_object_get(bw, "latest")), "6.1.0-21-amd64"); /* 6.6 lacks an initrd */
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(bw, "os_release"), "ID")), "debian");
 	json_t *k0 = json_array_get(json_object_get(bw, "kernels"), 0);
 	ck_assert(json_is_null(json_object_get(k0, "initrd")));
@@ -826,6 +832,194 @@ START_TEST(test_boot_file_ok_table)
 }
 END_TEST
 
+/* ---- latest must be bootable ---- */
+
+/* A kernel without an initrd while others of its release have one is half-installed: latest (and a
+ * default resolving to it) take the newest kernel that has one; it stays listed under its own id. */
+START_TEST(test_latest_skips_half_installed)
+{
+	/* Debian: the newest kernel was unpacked, its initramfs never generated; the symlinks point at it */
+	fx_file("debian/bookworm/boot/vmlinuz-6.2.0-1-amd64", "K62");
+	fx_file("debian/bookworm/boot/vmlinuz-6.1.0-21-amd64", "K21");
+	fx_file("debian/bookworm/boot/initrd.img-6.1.0-21-amd64", "I21");
+	fx_file("debian/bookworm/boot/vmlinuz-5.10.0-28-amd64", "K5");
+	fx_file("debian/bookworm/boot/initrd.img-5.10.0-28-amd64", "I5");
+	fx_link("debian/bookworm/vmlinuz", "boot/vmlinuz-6.2.0-1-amd64");
+	fx_link("debian/bookworm/initrd.img", "boot/initrd.img-6.2.0-1-amd64"); /* dangling */
+	/* Ubuntu: boot/vmlinuz moved to the new kernel, boot/initrd.img still names the old initrd */
+	fx_file("ubuntu/noble/boot/vmlinuz-6.8.0-101-generic", "K101");
+	fx_file("ubuntu/noble/boot/vmlinuz-6.8.0-31-generic", "K31");
+	fx_file("ubuntu/noble/boot/initrd.img-6.8.0-31-generic", "I31");
+	fx_link("ubuntu/noble/boot/vmlinuz", "vmlinuz-6.8.0-101-generic");
+	fx_link("ubuntu/noble/boot/initrd.img", "initrd.img-6.8.0-31-generic");
+	/* a default pointing at a bootable kernel stays as it is, though latest moves */
+	fx_file("ubuntu/jammy/boot/vmlinuz-5.15.0-100-generic", "K100");
+	fx_file("ubuntu/jammy/boot/vmlinuz-5.15.0-91-generic", "K91");
+	fx_file("ubuntu/jammy/boot/initrd.img-5.15.0-91-generic", "I91");
+	fx_link("ubuntu/jammy/boot/vmlinuz", "vmlinuz-5.15.0-91-generic");
+	fx_link("ubuntu/jammy/boot/initrd.img", "initrd.img-5.15.0-91-generic");
+	/* Rocky: kernels only in lib/modules, initramfs in boot/; the newest has none */
+	fx_link("rocky/9/lib", "usr/lib");
+	fx_file("rocky/9/usr/lib/modules/5.14.0-503.el9.x86_64/vmlinuz", "K503");
+	fx_file("rocky/9/usr/lib/modules/5.14.0-427.el9.x86_64/vmlinuz", "K427");
+	fx_file("rocky/9/boot/initramfs-5.14.0-427.el9.x86_64.img", "I427");
+	struct catalog *cat = fx_scan();
+
+	const struct scan_release *r = catalog_release(cat, "debian", "bookworm");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->n_kernels, 3); /* still listed, newest first */
+	ck_assert_str_eq(r->kernels[0].id, "6.2.0-1-amd64");
+	ck_assert_ptr_null(r->kernels[0].initrd_path);
+	ck_assert_ptr_eq(release_kernel(r, "6.2.0-1-amd64"), &r->kernels[0]);
+	ck_assert_ptr_eq(release_kernel(r, "latest"), &r->kernels[1]);
+	ck_assert_ptr_eq(release_latest(r), &r->kernels[1]);
+	ck_assert_str_eq(release_latest(r)->id, "6.1.0-21-amd64");
+	/* default: the latest kernel's files under the name "default" */
+	fx_assert_kernel(release_kernel(r, "default"), "default", "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64",
+	                 "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64", "debian/bookworm/boot/initrd.img-6.1.0-21-amd64",
+	                 "debian/bookworm/boot/initrd.img-6.1.0-21-amd64", 3, 3);
+	ck_assert_str_eq(fx_skip(cat, "debian/bookworm/boot/vmlinuz-6.2.0-1-amd64"),
+	                 "kernel 6.2.0-1-amd64 has no initrd while others in this release do; not used for "
+	                 "latest/default");
+	ck_assert_str_eq(fx_skip(cat, "debian/bookworm/vmlinuz"),
+	                 "default resolves to kernel 6.2.0-1-amd64, which has no initrd while others in this release "
+	                 "do; default boots 6.1.0-21-amd64 instead");
+	fx_assert_skip(cat, "debian/bookworm/initrd.img", "dangling symlink");
+	ck_assert_ptr_null(fx_skip(cat, "debian/bookworm/boot/vmlinuz-5.10.0-28-amd64"));
+
+	r = catalog_release(cat, "ubuntu", "noble");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(release_kernel(r, "latest")->id, "6.8.0-31-generic");
+	ck_assert_str_eq(r->default_kernel->kernel_path, "ubuntu/noble/boot/vmlinuz-6.8.0-31-generic");
+	ck_assert_str_eq(r->default_kernel->initrd_path, "ubuntu/noble/boot/initrd.img-6.8.0-31-generic");
+	fx_assert_skip(cat, "ubuntu/noble/boot/vmlinuz", "default resolves to kernel 6.8.0-101-generic");
+
+	r = catalog_release(cat, "ubuntu", "jammy");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(release_kernel(r, "latest")->id, "5.15.0-91-generic");
+	ck_assert_str_eq(r->default_kernel->kernel_path, "ubuntu/jammy/boot/vmlinuz");
+	ck_assert_str_eq(r->default_kernel->initrd_path, "ubuntu/jammy/boot/initrd.img");
+	ck_assert_ptr_null(fx_skip(cat, "ubuntu/jammy/boot/vmlinuz"));
+	fx_assert_skip(cat, "ubuntu/jammy/boot/vmlinuz-5.15.0-100-generic", "not used for latest/default");
+
+	r = catalog_release(cat, "rocky", "9");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->n_kernels, 2);
+	ck_assert_str_eq(r->kernels[0].id, "5.14.0-503.el9.x86_64");
+	ck_assert_str_eq(release_kernel(r, "latest")->id, "5.14.0-427.el9.x86_64");
+	ck_assert_str_eq(release_kernel(r, "latest")->initrd_path, "rocky/9/boot/initramfs-5.14.0-427.el9.x86_64.img");
+	fx_assert_skip(cat, "rocky/9/lib/modules/5.14.0-503.el9.x86_64/vmlinuz",
+	               "kernel 5.14.0-503.el9.x86_64 has no initrd while others in this release do");
+
+	/* autopxe scan: the mark, the JSON "latest" and default, the notes */
+	char *t = fx_print(cat, 0);
+	ck_assert_ptr_nonnull(strstr(t, "6.1.0-21-amd64         latest "));
+	ck_assert_ptr_null(strstr(t, "6.2.0-1-amd64          latest "));
+	ck_assert_ptr_nonnull(strstr(t, "  debian/bookworm/boot/vmlinuz-6.2.0-1-amd64: kernel 6.2.0-1-amd64 has no initrd "
+	                                "while others in this release do; not used for latest/default\n"));
+	free(t);
+	t = fx_print(cat, 1);
+	json_error_t jerr;
+	json_t *j = json_loads(t, 0, &jerr);
+	ck_assert_msg(j != NULL, "bad JSON: %s", jerr.text);
+	json_t *deb = json_array_get(json_object_get(j, "distros"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(deb, "name")), "debian");
+	json_t *bw = json_array_get(json_object_get(deb, "releases"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(bw, "latest")), "6.1.0-21-amd64");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(bw, "default"), "kernel")),
+	                 "debian/bookworm/boot/vmlinuz-6.1.0-21-amd64");
+	int found = 0;
+	json_t *sk = json_object_get(j, "skipped");
+	for (size_t i = 0; i < json_array_size(sk); i++)
+		found += strcmp(json_string_value(json_object_get(json_array_get(sk, i), "path")),
+		                "debian/bookworm/boot/vmlinuz-6.2.0-1-amd64") == 0 &&
+		         strstr(json_string_value(json_object_get(json_array_get(sk, i), "reason")),
+		                "not used for latest/default") != NULL;
+	ck_assert_int_eq(found, 1);
+	json_decref(j);
+	free(t);
+	catalog_free(cat);
+}
+END_TEST
+
+/* A release whose kernels all lack an initrd keeps today's rule: latest is the newest, default as found. */
+START_TEST(test_latest_all_without_initrd)
+{
+	fx_file("debian/sid/boot/vmlinuz-6.2.0-1-amd64", "K62");
+	fx_file("debian/sid/boot/vmlinuz-6.1.0-21-amd64", "K21");
+	fx_link("debian/sid/vmlinuz", "boot/vmlinuz-6.2.0-1-amd64");
+	fx_file("fedora/40/usr/lib/modules/6.9.1-200.fc40.x86_64/vmlinuz", "K9");
+	fx_file("fedora/40/usr/lib/modules/6.8.5-301.fc40.x86_64/vmlinuz", "K8");
+	struct catalog *cat = fx_scan();
+	const struct scan_release *r = catalog_release(cat, "debian", "sid");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->latest, 0);
+	ck_assert_ptr_eq(release_kernel(r, "latest"), &r->kernels[0]);
+	ck_assert_str_eq(r->kernels[0].id, "6.2.0-1-amd64");
+	ck_assert_str_eq(r->default_kernel->kernel_path, "debian/sid/vmlinuz");
+	ck_assert_str_eq(r->default_kernel->kernel_real, "debian/sid/boot/vmlinuz-6.2.0-1-amd64");
+	ck_assert_ptr_null(r->default_kernel->initrd_path);
+	ck_assert_str_eq(fx_skip(cat, "debian/sid/boot/vmlinuz-6.2.0-1-amd64"), "kernel has no initrd (listed without one)");
+	ck_assert_str_eq(fx_skip(cat, "debian/sid/boot/vmlinuz-6.1.0-21-amd64"), "kernel has no initrd (listed without one)");
+	ck_assert_str_eq(fx_skip(cat, "debian/sid/vmlinuz"), "kernel has no initrd (listed without one)");
+	r = catalog_release(cat, "fedora", "40");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(release_kernel(r, "latest")->id, "6.9.1-200.fc40.x86_64");
+	fx_assert_skip(cat, "fedora/40/usr/lib/modules/6.9.1-200.fc40.x86_64/vmlinuz", "kernel has no initrd");
+	for (size_t i = 0; i < cat->n_skipped; i++)
+		ck_assert_msg(strstr(cat->skipped[i].reason, "while others") == NULL, "%s: %s", cat->skipped[i].path,
+		              cat->skipped[i].reason);
+	catalog_free(cat);
+}
+END_TEST
+
+/* scan_release_pick_latest on releases built by hand (as the ISO catalog builds them): the rule and its
+ * note, and releases with every initrd, or none, left alone. */
+struct fx_notes {
+	int n;
+	char last[512];
+};
+
+static void fx_note(void *ctx, const char *path, const char *reason)
+{
+	struct fx_notes *n = ctx;
+	n->n++;
+	snprintf(n->last, sizeof(n->last), "%s: %s", path, reason);
+}
+
+START_TEST(test_pick_latest_table)
+{
+	struct scan_kernel k[3] = {
+	    {.id = "live", .kernel_path = "iso/x.iso/casper/vmlinuz", .kernel_real = "key/casper/vmlinuz", .cached = 1},
+	    {.id = "hwe", .kernel_path = "iso/x.iso/casper/hwe-vmlinuz", .kernel_real = "key/casper/hwe-vmlinuz",
+	     .initrd_path = "iso/x.iso/casper/hwe-initrd", .initrd_real = "key/casper/hwe-initrd", .cached = 1},
+	    {.id = "old", .kernel_path = "iso/x.iso/old/vmlinuz", .kernel_real = "key/old/vmlinuz",
+	     .initrd_path = "iso/x.iso/old/initrd", .initrd_real = "key/old/initrd", .cached = 1},
+	};
+	struct scan_release r = {.name = "x", .kernels = k, .n_kernels = 3};
+	struct fx_notes n = {0};
+	ck_assert_int_eq(scan_release_pick_latest(&r, fx_note, &n), 1);
+	ck_assert_uint_eq(r.latest, 1);
+	ck_assert_ptr_eq(release_latest(&r), &k[1]);
+	ck_assert_int_eq(n.n, 1);
+	ck_assert_str_eq(n.last, "iso/x.iso/casper/vmlinuz: kernel live has no initrd while others in this release do; "
+	                         "not used for latest/default");
+	/* every kernel with an initrd, or none: nothing changes, nothing is noted */
+	struct scan_release all = {.name = "y", .kernels = k + 1, .n_kernels = 2};
+	struct scan_release none = {.name = "z", .kernels = k, .n_kernels = 1};
+	struct scan_release empty = {.name = "e"};
+	n.n = 0;
+	ck_assert_int_eq(scan_release_pick_latest(&all, fx_note, &n), 0);
+	ck_assert_int_eq(scan_release_pick_latest(&none, fx_note, &n), 0);
+	ck_assert_int_eq(scan_release_pick_latest(&empty, fx_note, &n), 0);
+	ck_assert_int_eq(n.n, 0);
+	ck_assert_ptr_eq(release_latest(&all), &k[1]);
+	ck_assert_ptr_eq(release_latest(&none), &k[0]);
+	ck_assert_ptr_null(release_latest(&empty));
+	ck_assert_ptr_null(release_latest(NULL));
+}
+END_TEST
+
 Suite *scan_suite(void)
 {
 	Suite *s = suite_create("scan");
@@ -844,10 +1038,13 @@ Suite *scan_suite(void)
 	tcase_add_test(tc, test_root_errors);
 	tcase_add_test(tc, test_print);
 	tcase_add_test(tc, test_boot_links_to_secrets);
+	tcase_add_test(tc, test_latest_skips_half_installed);
+	tcase_add_test(tc, test_latest_all_without_initrd);
 	suite_add_tcase(s, tc);
 	TCase *to = tcase_create("osrelease");
 	tcase_add_test(to, test_osrelease_table);
 	tcase_add_test(to, test_boot_file_ok_table);
+	tcase_add_test(to, test_pick_latest_table);
 	tcase_add_test(to, test_osrelease_limits);
 	tcase_add_test(to, test_osrelease_prefixes);
 	suite_add_tcase(s, to);

@@ -1,5 +1,6 @@
 /* it_catalog.c - integration tests of the live catalog: ISO and filesystem images served by the real server,
- * hot reload (inotify, API, broken config) and transfers that survive reloads. */
+ * hot reload (inotify, API, broken config), transfers that survive reloads, and latest never naming a
+ * half-installed kernel. */
 #include <check.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -330,6 +331,46 @@ START_TEST(test_reload_cases)
 }
 END_TEST
 
+/* A half-installed kernel (vmlinuz unpacked, no initramfs yet) appears: it is listed under its own id, latest
+ * keeps booting the last complete kernel, and once its initrd is written latest moves to it. */
+START_TEST(test_half_installed_kernel)
+{
+	start(1, NULL);
+	const char *menu = "/autopxe-" MAC "/debian";
+	char p[700], tmp[700];
+	ck_assert_msg(wait_menu(menu, "item debian/bookworm/latest/nfs latest (6.1.0-21-amd64) nfs", 1, 2000),
+	              "initial latest");
+	snprintf(p, sizeof p, "%s/debian/bookworm/boot/vmlinuz-6.13.1-amd64", srv.rootfs);
+	ck_assert_int_eq(itest_make_file(p, 1000, 1), 0);
+	ck_assert_msg(wait_menu(menu, "item debian/bookworm/6.13.1-amd64/nfs", 1, 10000), "new kernel not listed");
+	char *m = http_get(menu);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_msg(strstr(m, "item debian/bookworm/latest/nfs latest (6.1.0-21-amd64) nfs") != NULL,
+	              "latest moved to a kernel without an initrd:\n%s", m);
+	const char *e = strstr(m, ":debian/bookworm/latest/nfs\n");
+	ck_assert_ptr_nonnull(e);
+	ck_assert_ptr_nonnull(strstr(e, "kernel --name vmlinuz /boot/debian/bookworm/boot/vmlinuz-6.1.0-21-amd64 "));
+	free(m);
+	m = http_get("/api/v1/catalog");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(strstr(m, "kernel 6.13.1-amd64 has no initrd while others in this release do; not used "
+	                                "for latest/default"));
+	free(m);
+	/* the initramfs is generated (written beside, renamed in): now it is latest */
+	snprintf(tmp, sizeof tmp, "%s/debian/bookworm/boot/initrd.img-6.13.1-amd64.new", srv.rootfs);
+	ck_assert_int_eq(itest_make_file(tmp, 2000, 2), 0);
+	snprintf(p, sizeof p, "%s/debian/bookworm/boot/initrd.img-6.13.1-amd64", srv.rootfs);
+	ck_assert_int_eq(rename(tmp, p), 0);
+	ck_assert_msg(wait_menu(menu, "item debian/bookworm/latest/nfs latest (6.13.1-amd64) nfs", 1, 10000),
+	              "latest did not move to the completed kernel");
+	m = http_get("/api/v1/catalog");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_null(strstr(m, "not used for latest/default"));
+	free(m);
+	stop_clean();
+}
+END_TEST
+
 /* 1,000 file events in a burst cause a bounded number of rescans (debounce). */
 START_TEST(test_event_burst)
 {
@@ -396,6 +437,7 @@ Suite *catalog_it_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_iso_entries_and_downloads);
 	tcase_add_test(tc, test_reload_cases);
+	tcase_add_test(tc, test_half_installed_kernel);
 	tcase_add_test(tc, test_event_burst);
 	tcase_add_test(tc, test_downloads_across_reloads);
 	suite_add_tcase(s, tc);
