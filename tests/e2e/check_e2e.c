@@ -78,7 +78,8 @@ static struct scn {
 	pid_t server;
 	unsigned tftp_port, http_port;
 	char served_root[64]; /* RootfsPath as the server sees it (a container's /pxe/rootfs), "" = rootfs */
-	char container[80];   /* podman container to remove on every exit path, "" = none */
+	char container[80];   /* container to remove on every exit path, "" = none */
+	char engine[16];      /* its engine's CLI: podman or docker */
 	double t_menu, t_kernel, t_marker, t_total; /* seconds since QEMU start, <0 = not reached */
 	double kxfer_ms; /* the server's own duration of the kernel transfer, <0 = unknown */
 	char note[600];
@@ -98,9 +99,9 @@ static void scn_cleanup(void)
 			S.procs[i].pid = 0;
 		}
 	}
-	if (S.container[0]) { /* stopping `podman run` stops its container; this is for when it did not */
+	if (S.container[0]) { /* stopping `<engine> run` stops its container; this is for when it did not */
 		char cmd[200];
-		snprintf(cmd, sizeof cmd, "podman rm -f -t 2 %s >/dev/null 2>&1", S.container);
+		snprintf(cmd, sizeof cmd, "%s rm -f %s >/dev/null 2>&1", S.engine, S.container);
 		if (system(cmd) != 0)
 			fprintf(stderr, "e2e: %s failed\n", cmd);
 		S.container[0] = '\0';
@@ -1527,13 +1528,13 @@ END_TEST
 
 /* ---- 9: the container image, run the way README's Docker section says */
 
-/* Wait until `podman inspect` of the container answers fmt with want (or time out). 1 when it did. */
-static int podman_state_is(const char *fmt, const char *want, double seconds)
+/* Wait until `<engine> inspect` of the container answers fmt with want (or time out). 1 when it did. */
+static int engine_state_is(const char *engine, const char *fmt, const char *want, double seconds)
 {
 	double end = mono() + seconds * E.scale;
 	do {
 		struct argv a = {0};
-		av_add(&a, "podman");
+		av_add(&a, "%s", engine);
 		av_add(&a, "inspect");
 		av_add(&a, "--format");
 		av_add(&a, "%s", fmt);
@@ -1549,44 +1550,51 @@ static int podman_state_is(const char *fmt, const char *want, double seconds)
 	return 0;
 }
 
-/* The image scripts/docker-image-test.sh built from this tree (tests/e2e/run.sh names it in E2E_IMAGE and
- * points podman at the test storage and at this VM's runtime settings), started with podman's docker CLI:
- *   podman run --rm --network host -v TREE:/pxe/rootfs:ro -v config.yaml:/config.yaml:ro -e NFS_SERVER=..
+/* The image scripts/docker-image-test.sh built from this tree, started with the engine's docker CLI as README
+ * says (tests/e2e/run.sh names the image in E2E_IMAGE, points podman at the test storage with this VM's runtime
+ * settings, and for docker starts Debian's dockerd and loads the image into it):
+ *   <engine> run --rm --network host -v TREE:/pxe/rootfs:ro -v config.yaml:/config.yaml:ro -e NFS_SERVER=..
  * A BIOS guest takes the menu over the container's TFTP and the kernel over its HTTP; then the config file is
  * edited in place on the host (a single-file bind mount: only the file's own inode sees the write) and the
- * menu follows; the serving process is the image's unprivileged user; the HEALTHCHECK passes; `podman stop`
+ * menu follows; the serving process is the image's unprivileged user; the HEALTHCHECK passes; `<engine> stop`
  * (SIGTERM) ends it with status 0. */
-START_TEST(s9_container)
+static void container_scenario(const char *id, const char *mac, const char *engine)
 {
 	const char *image = getenv("E2E_IMAGE");
-	scn_begin("s9_container", "52:54:00:e2:00:09");
+	int docker = strcmp(engine, "docker") == 0;
+	scn_begin(id, mac);
 	REQUIRE(!getenv("E2E_IMAGE_FAIL") || !*getenv("E2E_IMAGE_FAIL"), "%s", env_or("E2E_IMAGE_WHY", "no image"));
 	if (!image || !*image) {
 		scn_skip(env_or("E2E_IMAGE_WHY", "E2E_IMAGE is not set (tests/e2e/run.sh sets it when the image exists)"));
 		return;
 	}
+	if (docker && !getenv("DOCKER_HOST")) {
+		scn_skip(env_or("E2E_DOCKER_WHY", "no Docker engine (tests/e2e/run.sh starts dockerd when it can)"));
+		return;
+	}
 	snprintf(S.served_root, sizeof S.served_root, "/pxe/rootfs");
-	snprintf(S.container, sizeof S.container, "ape2e-%s-s9", E.runid);
+	snprintf(S.container, sizeof S.container, "ape2e-%s-%s", E.runid, engine);
+	snprintf(S.engine, sizeof S.engine, "%s", engine);
 	/* the image's user (uid 10001) must read the tree and the config through the bind mounts */
 	REQUIRE(run_sh("chmod -R a+rX '%s'", S.rootfs) == 0, "chmod the tree");
 	S.tftp_port = free_port(SOCK_DGRAM);
 	S.http_port = free_port(SOCK_STREAM);
 	char *y;
-	const char *head = "# e2e scenario s9_container: the config as the container sees it\n"
-	                   "version: 1\n"
-	                   "RootfsPath: /pxe/rootfs/\n"
-	                   "MenuTimeout: 1000\n"
-	                   "Env:\n"
-	                   "  site: " SITE "\n";
 	int rc = asprintf(&y,
-	                  "%sDefaultDistro: debian/bookworm/latest/container\n"
+	                  "# e2e scenario %s: the config as the container sees it\n"
+	                  "version: 1\n"
+	                  "RootfsPath: /pxe/rootfs/\n"
+	                  "MenuTimeout: 1000\n"
+	                  "Env:\n"
+	                  "  site: " SITE "\n"
+	                  "DefaultDistro: debian/bookworm/latest/container\n"
 	                  "TFTPListen: 127.0.0.1:%u\n"
 	                  "HTTPListen: 127.0.0.1:%u\n"
 	                  "HTTPBaseURL: http://10.0.2.2:%u/\n"
 	                  "CmdlineTemplates:\n"
 	                  "  container: %s\n"
 	                  "  nfsrw: %s\n",
-	                  head, S.tftp_port, S.http_port, S.http_port, template_text("container"), template_text("nfsrw"));
+	                  id, S.tftp_port, S.http_port, S.http_port, template_text("container"), template_text("nfsrw"));
 	REQUIRE(rc >= 0, "out of memory");
 	write_str(S.config, y);
 	REQUIRE(chmod(S.config, 0644) == 0, "chmod %s", S.config);
@@ -1594,7 +1602,7 @@ START_TEST(s9_container)
 	int fd = open(S.slog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	REQUIRE(fd >= 0, "create %s", S.slog);
 	struct argv a = {0};
-	av_add(&a, "podman");
+	av_add(&a, "%s", engine);
 	av_add(&a, "run");
 	av_add(&a, "--rm");
 	av_add(&a, "--name");
@@ -1609,18 +1617,20 @@ START_TEST(s9_container)
 	av_add(&a, "NFS_SERVER=10.0.2.2");
 	av_add(&a, "-e"); /* the HEALTHCHECK's port (the Dockerfile documents it) */
 	av_add(&a, "AUTOPXE_HTTP_PORT=%u", S.http_port);
+	if (docker) /* Docker runs the HEALTHCHECK itself; every second instead of every 30 */
+		av_add(&a, "--health-interval=1s");
 	av_add(&a, "%s", image);
 	S.server = spawn(&a, fd, NULL, SIGTERM);
 	av_free(&a);
 	close(fd);
-	track(S.server, SIGTERM, "podman");
+	track(S.server, SIGTERM, engine);
 	/* a vfs-storage container copies the whole image first: allow for that */
 	REQUIRE(server_log_wait(0, " serving (pid", 90), "the container did not report 'serving' within 90 s");
 
-	/* the serving process is the image's unprivileged user, with nothing but NET_BIND_SERVICE effective */
-	REQUIRE(podman_state_is("{{.State.Running}}", "true", 10), "the container is not running");
+	/* the serving process is the image's unprivileged user */
+	REQUIRE(engine_state_is(engine, "{{.State.Running}}", "true", 10), "the container is not running");
 	struct argv ia = {0};
-	av_add(&ia, "podman");
+	av_add(&ia, "%s", engine);
 	av_add(&ia, "inspect");
 	av_add(&ia, "--format");
 	av_add(&ia, "{{.State.Pid}}");
@@ -1636,8 +1646,12 @@ START_TEST(s9_container)
 	int uid_ok = strstr(status, "\nUid:\t10001\t10001\t10001\t10001\n") != NULL;
 	free(status);
 	REQUIRE(uid_ok, "the container's autopxe does not run as uid 10001 (the image's user autopxe); see %s", sp);
-	REQUIRE(run_sh("podman healthcheck run %s", S.container) == 0,
-	        "the image's HEALTHCHECK failed against the running container (commands.log)");
+	if (docker)
+		REQUIRE(engine_state_is(engine, "{{.State.Health.Status}}", "healthy", 30),
+		        "Docker never reported the container healthy (HEALTHCHECK on /healthz)");
+	else
+		REQUIRE(run_sh("podman healthcheck run %s", S.container) == 0,
+		        "the image's HEALTHCHECK failed against the running container (commands.log)");
 
 	char nd[256], want[4096];
 	snprintf(nd, sizeof nd, "user,id=n0,bootfile=tftp://10.0.2.2:%u/autopxe-${mac:hexraw}", S.tftp_port);
@@ -1668,13 +1682,13 @@ START_TEST(s9_container)
 	require_menu_default("debian/bookworm/latest/nfsrw", "after the in-place edit");
 
 	/* docker/podman stop: SIGTERM to the container's process, a clean exit */
-	REQUIRE(run_sh("podman stop -t 10 %s", S.container) == 0, "podman stop failed (commands.log)");
+	REQUIRE(run_sh("%s stop -t 10 %s", engine, S.container) == 0, "%s stop failed (commands.log)", engine);
 	int st = 0;
 	double end = mono() + 20 * E.scale;
 	pid_t w = 0;
 	while (mono() < end && (w = waitpid(S.server, &st, WNOHANG)) == 0)
 		usleep(50000);
-	REQUIRE(w == S.server, "podman run did not return within 20 s of podman stop");
+	REQUIRE(w == S.server, "%s run did not return within 20 s of %s stop", engine, engine);
 	untrack(S.server);
 	S.server = 0;
 	REQUIRE(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the container exited with status %d after SIGTERM",
@@ -1684,6 +1698,11 @@ START_TEST(s9_container)
 	S.container[0] = '\0'; /* --rm removed it */
 	scn_pass();
 }
+
+START_TEST(s9_podman) { container_scenario("s9_podman", "52:54:00:e2:00:09", "podman"); }
+END_TEST
+
+START_TEST(s9b_docker) { container_scenario("s9b_docker", "52:54:00:e2:00:19", "docker"); }
 END_TEST
 
 /* ---------------------------------------------------------------- runner */
@@ -1829,7 +1848,8 @@ int main(void)
     {"s7_failure_path", s7_failure_path, 300, "default kernel missing: retry, then exit"},
     {"s8_reload_inotify", s8_reload_inotify, 300, "HostDefaults changed, inotify reload"},
     {"s8b_reload_sighup", s8b_reload_sighup, 300, "HostDefaults changed, SIGHUP reload"},
-    {"s9_container", s9_container, 420, "the image under podman: boot, in-place config edit, stop"},
+    {"s9_podman", s9_podman, 420, "the image under podman: boot, in-place config edit, stop"},
+    {"s9b_docker", s9b_docker, 420, "the image under Docker (dockerd): the same"},
 	};
 	const size_t N_SCENARIOS = sizeof SCENARIOS / sizeof SCENARIOS[0];
 	Suite *s = suite_create("e2e");

@@ -58,7 +58,7 @@ fi
 E2E_RUNID=$$
 WORK=$(mktemp -d /tmp/autopxe-e2e.XXXXXX)
 chmod 755 "$WORK" # the server drops to 'nobody' when started as root and must read the trees
-RUNNER=""
+RUNNER="" DOCKERD=""
 # shellcheck disable=SC2317 # called by the traps
 cleanup() {
 	exit_status=$?
@@ -67,6 +67,14 @@ cleanup() {
 		kill -TERM "$RUNNER" 2>/dev/null || true
 		sleep 1
 		kill -KILL "$RUNNER" 2>/dev/null || true
+	fi
+	if [ -n "$DOCKERD" ]; then # dockerd stops its containerd (and any container left) itself
+		kill -TERM "$DOCKERD" 2>/dev/null || true
+		for _ in $(seq 1 100); do kill -0 "$DOCKERD" 2>/dev/null || break; sleep 0.2; done
+		kill -KILL "$DOCKERD" 2>/dev/null || true
+		# it leaves its network-namespace bind mount under the exec root
+		awk -v d="$WORK/docker-exec/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r |
+			while read -r m; do umount -l "$m" 2>/dev/null || true; done
 	fi
 	# the harness sweeps its own leftovers; when it was killed itself, stop what its pid list names
 	# (pid + start time, so a reused pid is never hit), then the namespaces of this run by name
@@ -106,9 +114,17 @@ echo "e2e: kernel $E2E_KVER, autopxe $SERVER, work dir $WORK" >&2
 # ---- the container image for s9_container: the one `scripts/docker-image-test.sh --keep` built from this very
 # tree (make integration runs it before make e2e); built here when it is missing and s9 is selected.
 IMG_CACHE=${AUTOPXE_TEST_CACHE:-/var/cache/autopxe-test}
-E2E_IMAGE="" E2E_IMAGE_WHY="" E2E_IMAGE_FAIL=""
+E2E_IMAGE="" E2E_IMAGE_WHY="" E2E_IMAGE_FAIL="" E2E_DOCKER_WHY=""
 kept_tree() { cut -d' ' -f1 "$IMG_CACHE/image.tree" 2>/dev/null || true; }
-if [ -n "${E2E_ONLY:-}" ] && ! printf '%s' "$E2E_ONLY" | grep -Eq 's9|container'; then
+# like the harness's own selection: E2E_ONLY lists substrings of scenario ids
+wanted() {
+	[ -z "${E2E_ONLY:-}" ] && return 0
+	for t in $(printf '%s' "$E2E_ONLY" | tr ',' ' '); do
+		case "$1" in *"$t"*) return 0 ;; esac
+	done
+	return 1
+}
+if ! wanted s9_podman && ! wanted s9b_docker; then
 	:
 elif [ "$(id -u)" -ne 0 ]; then
 	E2E_IMAGE_WHY="needs root (podman on the image test's storage)"
@@ -146,13 +162,40 @@ else
 			runroot = "$IMG_CACHE/run"
 		EOF
 		export CONTAINERS_CONF="$WORK/containers.conf" CONTAINERS_STORAGE_CONF="$WORK/storage.conf"
+		# Debian's Docker engine, when dockerd starts here: a private one for this run (no iptables rules, no
+		# bridge: only host networking, which is how the image is run), with the same image loaded into it.
+		if ! wanted s9b_docker; then
+			:
+		elif ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
+			E2E_DOCKER_WHY="Debian's docker.io (dockerd) is not installed (scripts/deps.sh --test)"
+		else
+			sock=$WORK/docker.sock
+			dockerd --iptables=false --ip6tables=false --bridge=none --data-root "$IMG_CACHE/docker" \
+				--exec-root "$WORK/docker-exec" --pidfile "$WORK/dockerd.pid" -H "unix://$sock" \
+				>"$WORK/dockerd.log" 2>&1 &
+			DOCKERD=$!
+			up=0
+			for _ in $(seq 1 60); do
+				DOCKER_HOST=unix://$sock docker version >/dev/null 2>&1 && { up=1; break; }
+				kill -0 "$DOCKERD" 2>/dev/null || break
+				sleep 0.5
+			done
+			if [ "$up" = 1 ] && podman save --format docker-archive "$E2E_IMAGE" 2>/dev/null |
+				DOCKER_HOST=unix://$sock docker load >&2; then
+				export DOCKER_HOST=unix://$sock
+				echo "e2e: dockerd $(DOCKER_HOST=unix://$sock docker version --format '{{.Server.Version}}') started, $E2E_IMAGE loaded" >&2
+			else
+				E2E_DOCKER_WHY="dockerd did not start or load the image here (see dockerd.log in the work dir)"
+				tail -n 5 "$WORK/dockerd.log" >&2 || true
+			fi
+		fi
 	elif [ -n "$E2E_IMAGE_FAIL" ]; then
 		E2E_IMAGE_WHY="scripts/docker-image-test.sh --keep failed (its output is above)"
 	else
 		E2E_IMAGE_WHY="the image cannot be built here (scripts/docker-image-test.sh said why, above)"
 	fi
 fi
-export E2E_IMAGE E2E_IMAGE_WHY E2E_IMAGE_FAIL
+export E2E_IMAGE E2E_IMAGE_WHY E2E_IMAGE_FAIL E2E_DOCKER_WHY
 
 E2E_AUTOPXE=$SERVER E2E_WORK=$WORK E2E_RESULTS=$WORK/results.tsv E2E_SRCDIR=$ROOT E2E_RUNID=$E2E_RUNID \
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} CK_FORK=yes \
