@@ -1,0 +1,183 @@
+/* it_dhcp.c - integration test: the real server's proxyDHCP on loopback (OFFER on the DHCP port, ACK on the PXE
+ * boot-server port, silence for non-PXE and malformed packets, counters, the repeated-DISCOVER log line). */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dhcp_proto.h"
+#include "itest.h"
+
+#define OPTS(s) (const uint8_t *)(s), sizeof(s) - 1
+
+static struct itest_server srv;
+static unsigned dport, bport;
+static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
+
+static void setup(void)
+{
+	ck_assert_int_eq(itest_prepare(&srv), 0);
+	dport = itest_free_port(SOCK_DGRAM);
+	do
+		bport = itest_free_port(SOCK_DGRAM);
+	while (bport == dport);
+}
+
+static void teardown(void)
+{
+	int rc = itest_stop(&srv);
+	ck_assert_msg(rc == 0, "server exit status %d (see %s)", rc, srv.log);
+	itest_cleanup(&srv);
+}
+
+static void start(const char *ifaces)
+{
+	char cfg[1024];
+	snprintf(cfg, sizeof cfg,
+	         "version: 1\nRootfsPath: @ROOTFS@\nCmdlineTemplates:\n  overlayfs: root=/dev/nfs\nWatch: false\n"
+	         "ProxyDHCP: true\n%s\nProxyDHCPPort: %u\nPXEBootServerPort: %u\n"
+	         "BootFiles:\n  efi-x64: ipxe.efi\n",
+	         ifaces, dport, bport);
+	ck_assert_int_eq(itest_write_config(&srv, cfg), 0);
+	ck_assert_msg(itest_start(&srv, 1, 1, NULL) == 0, "server did not start (log %s)", srv.log);
+}
+
+/* Send one packet to 127.0.0.1:port from a fresh socket; wait up to wait_ms for an answer. Reply length or 0. */
+static size_t exchange(unsigned port, const uint8_t *pkt, size_t len, uint8_t *rep, size_t cap, int wait_ms)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq((int)sendto(fd, pkt, len, 0, (struct sockaddr *)&a, sizeof a), (int)len);
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	size_t n = 0;
+	if (poll(&p, 1, wait_ms) == 1) {
+		ssize_t r = recv(fd, rep, cap, 0);
+		n = r > 0 ? (size_t)r : 0;
+	}
+	close(fd);
+	return n;
+}
+
+static unsigned long long metric(const char *name)
+{
+	char *out = NULL;
+	unsigned long long v = ~0ULL;
+	ck_assert_int_eq(itest_run(&out, "curl -sS --fail http://127.0.0.1:%u/metrics", srv.http_port), 0);
+	const char *p = strstr(out, name);
+	while (p && p > out && p[-1] != '\n')
+		p = strstr(p + 1, name);
+	if (p)
+		v = strtoull(p + strlen(name), NULL, 10);
+	free(out);
+	return v;
+}
+
+#define EDK2 "\x5d\x02\x00\x07\x5e\x03\x01\x03\x00\x3c\x20PXEClient:Arch:00007:UNDI:003000"
+
+START_TEST(dhcp_offer_ack_and_silence)
+{
+	start("ProxyDHCPInterfaces: [lo]");
+	uint8_t pkt[DHCP_MAX_PACKET], rep[DHCP_MAX_PACKET];
+	static struct dhcp_msg m;
+
+	/* EDK2-shaped DISCOVER: an OFFER with the configured UEFI file, our address as next-server */
+	size_t n = dhcp_build_request(DHCP_DISCOVER, 0x01020304, mac, OPTS(EDK2), pkt, sizeof pkt);
+	size_t r = exchange(dport, pkt, n, rep, sizeof rep, 5000);
+	ck_assert_msg(r > 0, "no OFFER (log %s)", srv.log);
+	ck_assert_int_eq(dhcp_parse(rep, r, &m, NULL), 0);
+	ck_assert_uint_eq(m.op, 2);
+	ck_assert_uint_eq(m.xid, 0x01020304);
+	ck_assert_mem_eq(m.siaddr, "\x7f\x00\x00\x01", 4);
+	ck_assert_mem_eq(m.yiaddr, "\0\0\0\0", 4);
+	ck_assert_uint_eq(dhcp_opt(&m, DHO_MSG_TYPE, NULL)[0], DHCP_OFFER);
+	ck_assert_str_eq((const char *)rep + 108, "ipxe.efi");
+	ck_assert(dhcp_has(&m, DHO_VENDOR_OPTS));
+	ck_assert(itest_log_contains(&srv, "proxyDHCP: OFFER to 52:54:00:ab:cd:ef (arch 7 efi-x64, vendor class "
+	                                   "'PXEClient:Arch:00007:UNDI:003000') on lo"));
+
+	/* iPXE's REQUEST to the boot-server port: an ACK with this machine's menu URL */
+	n = dhcp_build_request(DHCP_REQUEST, 0x0a0b0c0d, mac, OPTS("\x3c\x09PXEClient\x4d\x04iPXE\xaf\x03\xb1\x01\x01"),
+	                       pkt, sizeof pkt);
+	r = exchange(bport, pkt, n, rep, sizeof rep, 5000);
+	ck_assert_msg(r > 0, "no ACK on the boot-server port (log %s)", srv.log);
+	ck_assert_int_eq(dhcp_parse(rep, r, &m, NULL), 0);
+	ck_assert_uint_eq(dhcp_opt(&m, DHO_MSG_TYPE, NULL)[0], DHCP_ACK);
+	char want[128];
+	snprintf(want, sizeof want, "http://127.0.0.1:%u/autopxe-525400abcdef", srv.http_port);
+	ck_assert_str_eq((const char *)rep + 108, want);
+	/* ... and that URL is this machine's menu */
+	char *menu = NULL;
+	ck_assert_int_eq(itest_run(&menu, "curl -sS --fail %s", want), 0);
+	ck_assert_msg(strncmp(menu, "#!ipxe", 6) == 0, "not a menu: %.60s", menu);
+	free(menu);
+
+	/* a plain DHCP client (udhcpc): nothing, counted */
+	n = dhcp_build_request(DHCP_DISCOVER, 5, mac, OPTS("\x3c\x0cudhcp 1.36.1\x37\x03\x01\x03\x06"), pkt, sizeof pkt);
+	ck_assert_uint_eq(exchange(dport, pkt, n, rep, sizeof rep, 700), 0);
+	/* the firmware's REQUEST to the real DHCP server: nothing */
+	n = dhcp_build_request(DHCP_REQUEST, 6, mac, OPTS("\x36\x04\xc0\x00\x02\x01" EDK2), pkt, sizeof pkt);
+	ck_assert_uint_eq(exchange(dport, pkt, n, rep, sizeof rep, 700), 0);
+	/* malformed: truncated, wrong cookie, option overflow */
+	n = dhcp_build_request(DHCP_DISCOVER, 7, mac, OPTS(EDK2), pkt, sizeof pkt);
+	ck_assert_uint_eq(exchange(dport, pkt, 200, rep, sizeof rep, 500), 0);
+	pkt[239] ^= 1;
+	ck_assert_uint_eq(exchange(dport, pkt, n, rep, sizeof rep, 500), 0);
+	pkt[239] ^= 1;
+	pkt[244] = 0xf0; /* option 93's length runs past the packet */
+	ck_assert_uint_eq(exchange(dport, pkt, n, rep, sizeof rep, 500), 0);
+
+	ck_assert_uint_eq(metric("autopxe_dhcp_replies_total{type=\"offer\"} "), 1);
+	ck_assert_uint_eq(metric("autopxe_dhcp_replies_total{type=\"ack\"} "), 1);
+	ck_assert_uint_eq(metric("autopxe_dhcp_ignored_total{reason=\"not_pxe\"} "), 1);
+	ck_assert_uint_eq(metric("autopxe_dhcp_ignored_total{reason=\"not_for_us\"} "), 1);
+	ck_assert_uint_eq(metric("autopxe_dhcp_malformed_total "), 3);
+	ck_assert(itest_log_contains(&srv, "proxyDHCP: dropped a malformed packet (200 bytes) from 127.0.0.1:"));
+	ck_assert(itest_log_contains(&srv, "wrong magic cookie"));
+	ck_assert(itest_log_contains(&srv, "an option runs past the end of its area"));
+}
+END_TEST
+
+START_TEST(dhcp_repeated_discover_logged_once)
+{
+	start("ProxyDHCPInterfaces: [lo]");
+	uint8_t pkt[DHCP_MAX_PACKET], rep[DHCP_MAX_PACKET];
+	size_t n = dhcp_build_request(DHCP_DISCOVER, 0x77, mac, OPTS(EDK2), pkt, sizeof pkt);
+	for (int i = 0; i < 4; i++)
+		ck_assert_uint_gt(exchange(dport, pkt, n, rep, sizeof rep, 5000), 0);
+	ck_assert(itest_log_contains(&srv, "proxyDHCP: 52:54:00:ab:cd:ef DISCOVERs again (xid 00000077) after our offer "
+	                                   "and never sends a REQUEST"));
+	ck_assert(itest_log_contains(&srv, "options 66/67"));
+	ck_assert_uint_eq(metric("autopxe_dhcp_no_merge_total "), 1);
+}
+END_TEST
+
+START_TEST(dhcp_default_interfaces_skip_loopback)
+{
+	start("");
+	uint8_t pkt[DHCP_MAX_PACKET], rep[DHCP_MAX_PACKET];
+	size_t n = dhcp_build_request(DHCP_DISCOVER, 0x99, mac, OPTS(EDK2), pkt, sizeof pkt);
+	ck_assert_uint_eq(exchange(dport, pkt, n, rep, sizeof rep, 1000), 0);
+	ck_assert(itest_log_contains(&srv, "every non-loopback interface"));
+	ck_assert_uint_eq(metric("autopxe_dhcp_replies_total{type=\"offer\"} "), 0);
+}
+END_TEST
+
+Suite *dhcp_it_suite(void)
+{
+	Suite *s = suite_create("dhcp_it");
+	TCase *tc = tcase_create("serve");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, dhcp_offer_ack_and_silence);
+	tcase_add_test(tc, dhcp_repeated_discover_logged_once);
+	tcase_add_test(tc, dhcp_default_interfaces_skip_loopback);
+	suite_add_tcase(s, tc);
+	return s;
+}
