@@ -35,17 +35,19 @@ static void teardown(void)
 	itest_cleanup(&srv);
 }
 
-static void start(const char *ifaces)
+static void start_with(const char *ifaces, const char *on, const char *const *args)
 {
 	char cfg[1024];
 	snprintf(cfg, sizeof cfg,
 	         "version: 1\nRootfsPath: @ROOTFS@\nCmdlineTemplates:\n  overlayfs: root=/dev/nfs\nWatch: false\n"
-	         "ProxyDHCP: true\n%s\nProxyDHCPPort: %u\nPXEBootServerPort: %u\n"
+	         "%s\n%s\nProxyDHCPPort: %u\nPXEBootServerPort: %u\n"
 	         "BootFiles:\n  efi-x64: ipxe.efi\n",
-	         ifaces, dport, bport);
+	         on, ifaces, dport, bport);
 	ck_assert_int_eq(itest_write_config(&srv, cfg), 0);
-	ck_assert_msg(itest_start(&srv, 1, 1, NULL) == 0, "server did not start (log %s)", srv.log);
+	ck_assert_msg(itest_start(&srv, 1, 1, args) == 0, "server did not start (log %s)", srv.log);
 }
+
+static void start(const char *ifaces) { start_with(ifaces, "ProxyDHCP: true", NULL); }
 
 /* Send one packet to 127.0.0.1:port from a fresh socket; wait up to wait_ms for an answer. Reply length or 0. */
 static size_t exchange(unsigned port, const uint8_t *pkt, size_t len, uint8_t *rep, size_t cap, int wait_ms)
@@ -169,6 +171,23 @@ START_TEST(dhcp_default_interfaces_skip_loopback)
 }
 END_TEST
 
+/* Off by default; --proxy-dhcp turns it on without the config key. */
+START_TEST(dhcp_off_by_default_and_flag)
+{
+	uint8_t pkt[DHCP_MAX_PACKET], rep[DHCP_MAX_PACKET];
+	size_t n = dhcp_build_request(DHCP_DISCOVER, 0x55, mac, OPTS(EDK2), pkt, sizeof pkt);
+	start_with("ProxyDHCPInterfaces: [lo]", "", NULL);
+	ck_assert_uint_eq(exchange(dport, pkt, n, rep, sizeof rep, 1000), 0);
+	ck_assert(!itest_log_contains(&srv, "proxyDHCP listening"));
+	ck_assert_int_eq(itest_stop(&srv), 0);
+	ck_assert_int_eq(truncate(srv.log, 0), 0); /* itest_start waits for "serving" in the log */
+	static const char *const flag[] = {"--proxy-dhcp", NULL};
+	start_with("ProxyDHCPInterfaces: [lo]", "", flag);
+	ck_assert_uint_gt(exchange(dport, pkt, n, rep, sizeof rep, 5000), 0);
+	ck_assert(itest_log_contains(&srv, "proxyDHCP listening on UDP 0.0.0.0:"));
+}
+END_TEST
+
 Suite *dhcp_it_suite(void)
 {
 	Suite *s = suite_create("dhcp_it");
@@ -178,6 +197,7 @@ Suite *dhcp_it_suite(void)
 	tcase_add_test(tc, dhcp_offer_ack_and_silence);
 	tcase_add_test(tc, dhcp_repeated_discover_logged_once);
 	tcase_add_test(tc, dhcp_default_interfaces_skip_loopback);
+	tcase_add_test(tc, dhcp_off_by_default_and_flag);
 	suite_add_tcase(s, tc);
 	return s;
 }
