@@ -236,18 +236,19 @@ static void handle(struct dhcp_server *s, int which, const uint8_t *pkt, size_t 
 		to.sin_addr.s_addr = htonl(INADDR_BROADCAST);
 		to.sin_port = src->sin_port ? src->sin_port : htons(DHCP_CLIENT_PORT);
 	}
-	send_reply(s->fd[which], buf, len, &to, ifindex, local);
+	/* logged and counted before it goes out, so the log and /metrics never lag what a client already has */
+	char fshow[300];
+	sanitize(d.file, strlen(d.file), fshow, sizeof fshow);
+	log_info("proxyDHCP: %s to %s (arch %u %s, vendor class '%s'%s) on %s via port %u: %s",
+	         d.reply_type == DHCP_OFFER ? "OFFER" : "ACK", mac, d.arch, an ? an : "unnamed", d.vendor,
+	         d.is_ipxe ? ", iPXE" : d.is_http ? ", HTTP boot" : "", ifname, s->port[which], fshow);
 	if (d.reply_type == DHCP_OFFER) {
 		metrics_dhcp(DHCP_M_OFFER);
 		dhcp_track_offer(&s->track, m.chaddr, m.xid, now);
 	} else {
 		metrics_dhcp(DHCP_M_ACK);
 	}
-	char fshow[300];
-	sanitize(d.file, strlen(d.file), fshow, sizeof fshow);
-	log_info("proxyDHCP: %s to %s (arch %u %s, vendor class '%s'%s) on %s via port %u: %s", d.reply_type == DHCP_OFFER ? "OFFER" : "ACK",
-	         mac, d.arch, an ? an : "unnamed", d.vendor, d.is_ipxe ? ", iPXE" : d.is_http ? ", HTTP boot" : "", ifname,
-	         s->port[which], fshow);
+	send_reply(s->fd[which], buf, len, &to, ifindex, local);
 out:
 	snapshot_unref(snap);
 }

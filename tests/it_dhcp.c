@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "dhcp_proto.h"
@@ -188,6 +190,113 @@ START_TEST(dhcp_off_by_default_and_flag)
 }
 END_TEST
 
+/* Multi-homed: netns SRV has vA1 192.0.2.10/25 and vB1 192.0.2.140/25; netns CLI holds their peers with no
+ * address, like PXE firmware. A DISCOVER broadcast from 0.0.0.0 out of each peer must be answered, by broadcast
+ * out of the interface it came in on, naming that interface's address (option 54, siaddr, the menu URL). */
+static char ns_srv[64], ns_cli[64];
+
+static int ns_fd(const char *name)
+{
+	char p[128];
+	snprintf(p, sizeof p, "/run/netns/%s", name);
+	return open(p, O_RDONLY | O_CLOEXEC);
+}
+
+static int cli_socket(int cli, int home, const char *dev)
+{
+	ck_assert_int_eq(setns(cli, CLONE_NEWNET), 0);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one), 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, (socklen_t)strlen(dev)), 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(68)};
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(setns(home, CLONE_NEWNET), 0);
+	return fd;
+}
+
+/* Unchecked fixtures: they run in the runner process, so the namespaces go even when the forked test failed. */
+static void multi_setup(void)
+{
+	snprintf(ns_srv, sizeof ns_srv, "apit-dhcp-%d-s", (int)getpid());
+	snprintf(ns_cli, sizeof ns_cli, "apit-dhcp-%d-c", (int)getpid());
+}
+
+static void multi_teardown(void)
+{
+	if (geteuid() != 0)
+		return;
+	/* a server left running by a failed test is ours, inside our namespace: stop it by its pid */
+	itest_run(NULL, "for p in $(ip netns pids %s 2>/dev/null); do kill $p; done; sleep 0.5; ip netns del %s; "
+	                "ip netns del %s", ns_srv, ns_srv, ns_cli);
+}
+
+START_TEST(dhcp_multihomed_pktinfo)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "dhcp_multihomed_pktinfo: SKIP (needs root for network namespaces)\n");
+		return;
+	}
+	ck_assert_int_eq(itest_prepare(&srv), 0);
+	ck_assert_int_eq(itest_run(NULL,
+	                           "ip netns add %1$s && ip netns add %2$s && "
+	                           "ip -n %1$s link add vA1 type veth peer name vA2 netns %2$s && "
+	                           "ip -n %1$s link add vB1 type veth peer name vB2 netns %2$s && "
+	                           "ip -n %1$s addr add 192.0.2.10/25 dev vA1 && ip -n %1$s addr add 192.0.2.140/25 dev vB1 && "
+	                           "ip -n %1$s link set lo up && ip -n %1$s link set vA1 up && ip -n %1$s link set vB1 up && "
+	                           "ip -n %2$s link set vA2 up && ip -n %2$s link set vB2 up",
+	                           ns_srv, ns_cli),
+	                 0);
+	int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), s_fd = ns_fd(ns_srv), c_fd = ns_fd(ns_cli);
+	ck_assert(home >= 0 && s_fd >= 0 && c_fd >= 0);
+	int ca = cli_socket(c_fd, home, "vA2"), cb = cli_socket(c_fd, home, "vB2");
+	/* the server (and curl) live in SRV: enter it for the rest of this forked test */
+	ck_assert_int_eq(setns(s_fd, CLONE_NEWNET), 0);
+	ck_assert_int_eq(itest_write_config(&srv, "version: 1\nRootfsPath: @ROOTFS@\nCmdlineTemplates:\n  o: root=/dev/nfs\n"
+	                                          "Watch: false\nProxyDHCP: true\n"),
+	                 0);
+	/* HTTP on every address (fresh namespace: port 8080 is free), so the URL can name each interface */
+	static const char *const http_any[] = {"--http-listen", "0.0.0.0:8080", NULL};
+	ck_assert_msg(itest_start(&srv, 1, 0, http_any) == 0, "server did not start (log %s)", srv.log);
+	static const struct {
+		const char *addr;
+		uint8_t ip[4];
+	} want[2] = {{"192.0.2.10", {192, 0, 2, 10}}, {"192.0.2.140", {192, 0, 2, 140}}};
+	int fds[2] = {ca, cb};
+	for (int i = 0; i < 2; i++) {
+		uint8_t pkt[DHCP_MAX_PACKET], rep[DHCP_MAX_PACKET];
+		static struct dhcp_msg m;
+		size_t n = dhcp_build_request(DHCP_DISCOVER, 0x4d480000u + (unsigned)i, mac,
+		                              OPTS("\x3c\x09PXEClient\x4d\x04iPXE\x5d\x02\x00\x00"), pkt, sizeof pkt);
+		struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(67)};
+		to.sin_addr.s_addr = htonl(INADDR_BROADCAST);
+		ck_assert_int_eq((int)sendto(fds[i], pkt, n, 0, (struct sockaddr *)&to, sizeof to), (int)n);
+		struct pollfd p = {.fd = fds[i], .events = POLLIN};
+		ck_assert_msg(poll(&p, 1, 5000) == 1, "no answer on interface %d (log %s)", i, srv.log);
+		struct sockaddr_in from;
+		socklen_t fl = sizeof from;
+		ssize_t r = recvfrom(fds[i], rep, sizeof rep, 0, (struct sockaddr *)&from, &fl);
+		ck_assert_int_gt(r, 0);
+		ck_assert_int_eq(dhcp_parse(rep, (size_t)r, &m, NULL), 0);
+		ck_assert_uint_eq(m.xid, 0x4d480000u + (unsigned)i);
+		ck_assert_mem_eq(m.siaddr, want[i].ip, 4);
+		ck_assert_mem_eq(dhcp_opt(&m, DHO_SERVER_ID, NULL), want[i].ip, 4);
+		char url[96];
+		snprintf(url, sizeof url, "http://%s:8080/autopxe-525400abcdef", want[i].addr);
+		ck_assert_str_eq((const char *)rep + 108, url);
+		ck_assert_str_eq(inet_ntoa(from.sin_addr), want[i].addr); /* sent from that interface's address */
+	}
+	ck_assert(itest_log_contains(&srv, ") on vA1 via port 67: http://192.0.2.10:"));
+	ck_assert(itest_log_contains(&srv, ") on vB1 via port 67: http://192.0.2.140:"));
+	close(ca);
+	close(cb);
+	ck_assert_int_eq(itest_stop(&srv), 0);
+	itest_cleanup(&srv);
+	ck_assert_int_eq(setns(home, CLONE_NEWNET), 0);
+}
+END_TEST
+
 Suite *dhcp_it_suite(void)
 {
 	Suite *s = suite_create("dhcp_it");
@@ -199,5 +308,10 @@ Suite *dhcp_it_suite(void)
 	tcase_add_test(tc, dhcp_default_interfaces_skip_loopback);
 	tcase_add_test(tc, dhcp_off_by_default_and_flag);
 	suite_add_tcase(s, tc);
+	TCase *mh = tcase_create("multihomed");
+	tcase_add_unchecked_fixture(mh, multi_setup, multi_teardown);
+	tcase_set_timeout(mh, 90);
+	tcase_add_test(mh, dhcp_multihomed_pktinfo);
+	suite_add_tcase(s, mh);
 	return s;
 }
