@@ -76,6 +76,7 @@ struct opts {
 
 static struct snapshot_source g_src;
 static pthread_mutex_t g_reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_dhcp_bound; /* the proxyDHCP sockets were bound at start-up (serve) */
 
 static void print_diag(const struct diag *d, FILE *f)
 {
@@ -156,6 +157,11 @@ static int do_reload(char *msg, size_t len)
 			log_warn("TFTPListen/HTTPListen changed: listen addresses take effect at the next restart");
 		if (old && (old->cfg->tftp_threads != s->cfg->tftp_threads || old->cfg->http_threads != s->cfg->http_threads))
 			log_warn("TFTPThreads/HTTPThreads changed: thread counts take effect at the next restart");
+		if (old && s->cfg->proxy_dhcp && !g_dhcp_bound)
+			log_warn("ProxyDHCP turned on: it takes effect at the next restart (its ports are bound at start-up)");
+		if (old && g_dhcp_bound && (old->cfg->proxy_dhcp_port != s->cfg->proxy_dhcp_port ||
+		                            old->cfg->pxe_server_port != s->cfg->pxe_server_port))
+			log_warn("ProxyDHCPPort/PXEBootServerPort changed: ports take effect at the next restart");
 		snapshot_unref(old);
 		size_t nd = s->cat->n_distros, nr = s->cat->n_releases, nk = s->cat->n_kernels;
 		snapshot_publish(s);
@@ -234,6 +240,7 @@ static int cmd_serve(struct opts *o)
 		log_error("proxyDHCP: %s", err);
 		goto fail;
 	}
+	g_dhcp_bound = dhcp != NULL;
 	if (drop_privileges(c->user) != 0)
 		goto fail;
 	watch_fd = c->watch ? watch_open(s) : -1;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -190,6 +191,47 @@ START_TEST(dhcp_off_by_default_and_flag)
 }
 END_TEST
 
+static int wait_log(const char *needle)
+{
+	for (int i = 0; i < 100; i++) {
+		if (itest_log_contains(&srv, needle))
+			return 1;
+		usleep(100000);
+	}
+	return 0;
+}
+
+/* A reload can turn the proxy off (the bound sockets go quiet) but not on (it says so). */
+START_TEST(dhcp_reload_on_off)
+{
+	uint8_t pkt[DHCP_MAX_PACKET], rep[DHCP_MAX_PACKET];
+	size_t n = dhcp_build_request(DHCP_DISCOVER, 0x66, mac, OPTS(EDK2), pkt, sizeof pkt);
+	start("ProxyDHCPInterfaces: [lo]");
+	ck_assert_uint_gt(exchange(dport, pkt, n, rep, sizeof rep, 5000), 0);
+	char cfg[512];
+	snprintf(cfg, sizeof cfg,
+	         "version: 1\nRootfsPath: @ROOTFS@\nCmdlineTemplates:\n  overlayfs: root=/dev/nfs\nWatch: false\n"
+	         "ProxyDHCP: false\nProxyDHCPInterfaces: [lo]\nProxyDHCPPort: %u\nPXEBootServerPort: %u\n",
+	         dport, bport);
+	ck_assert_int_eq(itest_write_config(&srv, cfg), 0);
+	ck_assert_int_eq(kill(srv.pid, SIGHUP), 0);
+	ck_assert(wait_log("reloaded:"));
+	ck_assert_uint_eq(exchange(dport, pkt, n, rep, sizeof rep, 1000), 0);
+	ck_assert_int_eq(itest_stop(&srv), 0);
+	ck_assert_int_eq(truncate(srv.log, 0), 0);
+
+	ck_assert_msg(itest_start(&srv, 1, 1, NULL) == 0, "server did not start (log %s)", srv.log);
+	snprintf(cfg, sizeof cfg,
+	         "version: 1\nRootfsPath: @ROOTFS@\nCmdlineTemplates:\n  overlayfs: root=/dev/nfs\nWatch: false\n"
+	         "ProxyDHCP: true\nProxyDHCPInterfaces: [lo]\nProxyDHCPPort: %u\nPXEBootServerPort: %u\n",
+	         dport, bport);
+	ck_assert_int_eq(itest_write_config(&srv, cfg), 0);
+	ck_assert_int_eq(kill(srv.pid, SIGHUP), 0);
+	ck_assert(wait_log("ProxyDHCP turned on: it takes effect at the next restart"));
+	ck_assert_uint_eq(exchange(dport, pkt, n, rep, sizeof rep, 700), 0);
+}
+END_TEST
+
 /* Multi-homed: netns SRV has vA1 192.0.2.10/25 and vB1 192.0.2.140/25; netns CLI holds their peers with no
  * address, like PXE firmware. A DISCOVER broadcast from 0.0.0.0 out of each peer must be answered, by broadcast
  * out of the interface it came in on, naming that interface's address (option 54, siaddr, the menu URL). */
@@ -307,6 +349,7 @@ Suite *dhcp_it_suite(void)
 	tcase_add_test(tc, dhcp_repeated_discover_logged_once);
 	tcase_add_test(tc, dhcp_default_interfaces_skip_loopback);
 	tcase_add_test(tc, dhcp_off_by_default_and_flag);
+	tcase_add_test(tc, dhcp_reload_on_off);
 	suite_add_tcase(s, tc);
 	TCase *mh = tcase_create("multihomed");
 	tcase_add_unchecked_fixture(mh, multi_setup, multi_teardown);
