@@ -1,4 +1,4 @@
-/* dhcp_proto.c - pure proxyDHCP core: BOOTP/DHCP parse and build, PXE client policy, retry-pattern tracker (no I/O, no clock). */
+/* dhcp_proto.c - pure proxyDHCP core: DHCP parse/build, PXE client policy, retry tracker (no I/O, no clock). */
 #include "dhcp_proto.h"
 
 #include <errno.h>
@@ -33,7 +33,10 @@ static const struct opt_rule opt_rules[] = {
 };
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
-static uint32_t get32(const uint8_t *p) { return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]; }
+static uint32_t get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
 
 const uint8_t *dhcp_opt(const struct dhcp_msg *m, unsigned code, size_t *len)
 {

@@ -1,4 +1,4 @@
-/* dhcp_proto.h - pure proxyDHCP core: BOOTP/DHCP parse and build, PXE client policy, retry-pattern tracker (no I/O, no clock). */
+/* dhcp_proto.h - pure proxyDHCP core: DHCP parse/build, PXE client policy, retry tracker (no I/O, no clock). */
 #ifndef AUTOPXE_DHCP_PROTO_H
 #define AUTOPXE_DHCP_PROTO_H
 
@@ -42,7 +42,10 @@ struct dhcp_msg {
 	uint8_t store[DHCP_MAX_PACKET];
 };
 
-static inline int dhcp_has(const struct dhcp_msg *m, unsigned code) { return (m->present[code >> 3] >> (code & 7)) & 1; }
+static inline int dhcp_has(const struct dhcp_msg *m, unsigned code)
+{
+	return (m->present[code >> 3] >> (code & 7)) & 1;
+}
 /* Borrowed pointer to option `code`'s value (valid while m lives) and its length; NULL when absent. */
 const uint8_t *dhcp_opt(const struct dhcp_msg *m, unsigned code, size_t *len);
 

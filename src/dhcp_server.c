@@ -63,10 +63,12 @@ static int open_one(unsigned port, int *fd, unsigned *bound, char *err, size_t e
 	if (s < 0)
 		goto fail;
 	int one = 1;
-	if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) || setsockopt(s, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) ||
+	if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+	    setsockopt(s, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) ||
 	    setsockopt(s, IPPROTO_IP, IP_PKTINFO, &one, sizeof one))
 		goto fail;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_ANY)};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_ANY);
 	if (bind(s, (struct sockaddr *)&a, sizeof a))
 		goto fail;
 	socklen_t al = sizeof a;
@@ -178,7 +180,8 @@ static void handle(struct dhcp_server *s, int which, const uint8_t *pkt, size_t 
 	unsigned logical = which ? PXE_BINL_PORT : DHCP_SERVER_PORT;
 	if (t && t[0] == DHCP_REQUEST)
 		dhcp_track_request(&s->track, m.chaddr, now);
-	if (t && t[0] == DHCP_DISCOVER && logical == DHCP_SERVER_PORT && dhcp_track_discover(&s->track, m.chaddr, m.xid, now)) {
+	if (t && t[0] == DHCP_DISCOVER && logical == DHCP_SERVER_PORT &&
+	    dhcp_track_discover(&s->track, m.chaddr, m.xid, now)) {
 		metrics_dhcp(DHCP_M_NO_MERGE);
 		log_warn("proxyDHCP: %s DISCOVERs again (xid %08x) after our offer and never sends a REQUEST: its "
 		         "firmware does not merge a proxyDHCP offer with the DHCP server's. Fallback: set the next-server "

@@ -174,7 +174,9 @@ int metrics_render(sbuf *o)
 	rc |= head(o, "autopxe_catalog_kernels", "gauge", "Kernels in the current catalog.");
 	rc |= sbuf_printf(o, "autopxe_catalog_kernels %llu\n", (unsigned long long)A_LOAD(&m.kernels));
 	rc |= head(o, "autopxe_dhcp_replies_total", "counter", "proxyDHCP replies sent: offers on 67, acks (4011).");
-	rc |= sbuf_printf(o, "autopxe_dhcp_replies_total{type=\"offer\"} %llu\nautopxe_dhcp_replies_total{type=\"ack\"} %llu\n",
+	rc |= sbuf_printf(o,
+	                  "autopxe_dhcp_replies_total{type=\"offer\"} %llu\n"
+	                  "autopxe_dhcp_replies_total{type=\"ack\"} %llu\n",
 	                  (unsigned long long)A_LOAD(&m.dhcp[DHCP_M_OFFER]), (unsigned long long)A_LOAD(&m.dhcp[DHCP_M_ACK]));
 	rc |= head(o, "autopxe_dhcp_ignored_total", "counter", "DHCP packets the proxyDHCP did not answer, by reason.");
 	rc |= sbuf_printf(o,

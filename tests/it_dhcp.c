@@ -285,7 +285,8 @@ START_TEST(dhcp_multihomed_pktinfo)
 	                           "ip netns add %1$s && ip netns add %2$s && "
 	                           "ip -n %1$s link add vA1 type veth peer name vA2 netns %2$s && "
 	                           "ip -n %1$s link add vB1 type veth peer name vB2 netns %2$s && "
-	                           "ip -n %1$s addr add 192.0.2.10/25 dev vA1 && ip -n %1$s addr add 192.0.2.140/25 dev vB1 && "
+	                           "ip -n %1$s addr add 192.0.2.10/25 dev vA1 && "
+	                           "ip -n %1$s addr add 192.0.2.140/25 dev vB1 && "
 	                           "ip -n %1$s link set lo up && ip -n %1$s link set vA1 up && ip -n %1$s link set vB1 up && "
 	                           "ip -n %2$s link set vA2 up && ip -n %2$s link set vB2 up",
 	                           ns_srv, ns_cli),
