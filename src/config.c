@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "dhcp_proto.h"
 #include "mac.h"
 #include "util.h"
 
@@ -596,6 +597,82 @@ static void h_hosts(struct loader *L, const struct key_def *k, const yaml_node_t
 	free(d);
 }
 
+/* ProxyDHCPInterfaces: a list of interface names (or one name). */
+static void h_ifaces(struct loader *L, const struct key_def *k, const yaml_node_t *key, const yaml_node_t *val)
+{
+	struct config *c = L->c;
+	if (c->proxy_ifaces || is_null_node(val))
+		return;
+	const yaml_node_t *one[1] = {val};
+	size_t n = 1;
+	if (val->type == YAML_SEQUENCE_NODE)
+		n = (size_t)(val->data.sequence.items.top - val->data.sequence.items.start);
+	c->proxy_ifaces = xcalloc(n ? n : 1, sizeof *c->proxy_ifaces);
+	for (size_t i = 0; i < n; i++) {
+		const yaml_node_t *it = val->type == YAML_SEQUENCE_NODE ? node(L, val->data.sequence.items.start[i]) : one[0];
+		struct sv v;
+		if (get_scalar(L, k->name, it, &v))
+			continue;
+		if (v.null || v.len == 0 || v.len >= 16 || find_ctl(v.s, v.len) >= 0 || memchr(v.s, '/', v.len) ||
+		    memchr(v.s, ' ', v.len)) {
+			ERR(L, it, "%s: '%s' is not an interface name", k->name, SHOW(v));
+			continue;
+		}
+		c->proxy_ifaces[c->n_proxy_ifaces++] = sv_dup(&v);
+	}
+}
+
+/* BootFiles: a map of architecture (name or option 93 number) -> boot file. */
+static void h_bootfiles(struct loader *L, const struct key_def *k, const yaml_node_t *key, const yaml_node_t *val)
+{
+	struct config *c = L->c;
+	if (c->boot_files || is_null_node(val))
+		return;
+	if (val->type != YAML_MAPPING_NODE) {
+		ERR(L, val, "%s: expected a map of architecture: file, found %s", k->name, kind_name(val));
+		return;
+	}
+	size_t npairs = (size_t)(val->data.mapping.pairs.top - val->data.mapping.pairs.start);
+	c->boot_files = xcalloc(npairs * 4 + 1, sizeof *c->boot_files);
+	for (yaml_node_pair_t *p = val->data.mapping.pairs.start; p < val->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = node(L, p->key), *vn = node(L, p->value);
+		struct sv a, v;
+		uint16_t codes[4];
+		if (get_scalar(L, k->name, kn, &a))
+			continue;
+		int nc = dhcp_arch_parse(a.s, a.len, codes);
+		if (nc <= 0) {
+			ERR(L, kn, "%s: '%s' is not an architecture (bios, efi-ia32, efi-x64, efi-arm64, http-x64, ... or an "
+			           "option 93 number)", k->name, SHOW(a));
+			continue;
+		}
+		char what[160];
+		snprintf(what, sizeof what, "%s: %s", k->name, SHOW(a));
+		if (get_scalar(L, what, vn, &v) || check_ctl(L, vn, what, &v))
+			continue;
+		if (v.len > 200 || memchr(v.s, ' ', v.len)) {
+			ERR(L, vn, "%s: '%s' is not a boot file name (no spaces, at most 200 bytes)", what, SHOW(v));
+			continue;
+		}
+		for (int j = 0; j < nc; j++) {
+			int dup = 0;
+			for (size_t e = 0; e < c->n_boot_files; e++)
+				if (c->boot_files[e].arch == codes[j]) {
+					ERR(L, kn, "%s: architecture %u given twice (first on line %d)", k->name, codes[j],
+					    c->boot_files[e].line);
+					dup = 1;
+				}
+			if (dup)
+				continue;
+			struct cfg_bootfile *b = &c->boot_files[c->n_boot_files++];
+			b->arch = codes[j];
+			b->file = v.null ? xstrdup("") : sv_dup(&v);
+			b->line = mark_num(kn->start_mark.line);
+			b->col = mark_num(kn->start_mark.column);
+		}
+	}
+}
+
 static const struct word timeout_words[] = {
     {"default", ACTION_DEFAULT}, {"exit", ACTION_EXIT}, {"reboot", ACTION_REBOOT}, {"shell", ACTION_SHELL}, {NULL, 0}};
 static const struct word failure_words[] = {
@@ -641,6 +718,12 @@ static const struct key_def keys[] = {
     {"HTTPTimeout", h_uint, OFF(http_timeout_s), 1, 86400, NULL},
     {"HTTPThreads", h_uint, OFF(http_threads), 0, 1024, NULL},
     {"AllowRemoteReload", h_bool, OFF(allow_remote_reload), 0, 0, NULL},
+    {"ProxyDHCP", h_bool, OFF(proxy_dhcp), 0, 0, NULL},
+    {"ProxyDHCPInterfaces", h_ifaces, 0, 0, 0, NULL},
+    {"BootFiles", h_bootfiles, 0, 0, 0, NULL},
+    {"PXEDiscoveryControl", h_uint, OFF(pxe_discovery_control), 0, 255, NULL},
+    {"ProxyDHCPPort", h_uint, OFF(proxy_dhcp_port), 1, 65535, NULL},
+    {"PXEBootServerPort", h_uint, OFF(pxe_server_port), 0, 65535, NULL},
 };
 enum { KEY_VERSION = 0, KEY_ROOTFS = 2, N_KEYS = ARRAY_SIZE(keys) };
 
@@ -972,6 +1055,10 @@ struct config *config_new_default(void)
 	c->http_threads = 0;
 	c->tftp_threads = 0;
 	c->allow_remote_reload = 0;
+	c->proxy_dhcp = 0;
+	c->pxe_discovery_control = 8;
+	c->proxy_dhcp_port = 67;
+	c->pxe_server_port = 4011;
 	return c;
 }
 
@@ -989,6 +1076,12 @@ void config_free(struct config *c)
 	}
 	for (size_t i = 0; i < c->n_hosts; i++)
 		free(c->hosts[i].boot_id);
+	for (size_t i = 0; i < c->n_proxy_ifaces; i++)
+		free(c->proxy_ifaces[i]);
+	for (size_t i = 0; i < c->n_boot_files; i++)
+		free(c->boot_files[i].file);
+	free(c->proxy_ifaces);
+	free(c->boot_files);
 	free(c->env);
 	free(c->templates);
 	free(c->hosts);
@@ -1096,4 +1189,22 @@ const struct cfg_host *config_host(const struct config *c, const uint8_t mac[6])
 		if (memcmp(c->hosts[i].mac, mac, 6) == 0)
 			return &c->hosts[i];
 	return NULL;
+}
+
+const char *config_boot_file(const struct config *c, unsigned arch)
+{
+	for (size_t i = 0; c && i < c->n_boot_files; i++)
+		if (c->boot_files[i].arch == arch)
+			return c->boot_files[i].file;
+	return NULL;
+}
+
+int config_proxy_iface_ok(const struct config *c, const char *name, int is_loopback)
+{
+	if (!c->n_proxy_ifaces)
+		return !is_loopback;
+	for (size_t i = 0; i < c->n_proxy_ifaces; i++)
+		if (strcmp(c->proxy_ifaces[i], name) == 0)
+			return 1;
+	return 0;
 }

@@ -15,6 +15,13 @@ struct cfg_kv {
 	int line, col; /* 1-based position of the key in the file */
 };
 
+/* BootFiles entry: the boot file for one DHCP client architecture (option 93). */
+struct cfg_bootfile {
+	uint16_t arch;
+	char *file; /* "" = do not answer this architecture */
+	int line, col;
+};
+
 struct cfg_host {
 	uint8_t mac[6];
 	char *boot_id; /* as written: distro/release/kernel/template */
@@ -84,6 +91,15 @@ struct config {
 	unsigned http_threads;        /* HTTPThreads, default 0 = number of cores */
 	unsigned tftp_threads;        /* TFTPThreads, default 0 = number of cores */
 	int allow_remote_reload;      /* AllowRemoteReload, default false */
+
+	int proxy_dhcp;               /* ProxyDHCP, default false: the built-in proxyDHCP/PXE boot server (docs/dhcp.md) */
+	char **proxy_ifaces;          /* ProxyDHCPInterfaces, NULL = every non-loopback interface */
+	size_t n_proxy_ifaces;
+	struct cfg_bootfile *boot_files; /* BootFiles (arch -> file), on top of the built-in defaults */
+	size_t n_boot_files;
+	unsigned pxe_discovery_control; /* PXEDiscoveryControl, option 43 suboption 6, default 8; 0 = leave out */
+	unsigned proxy_dhcp_port;     /* ProxyDHCPPort, default 67 */
+	unsigned pxe_server_port;     /* PXEBootServerPort, default 4011; 0 = off */
 };
 
 /* Relative paths in the file (RootfsPath, StaticDir, IPXEDir, TemplatesDir, ISOPath, CacheDir) are resolved
@@ -108,5 +124,9 @@ void listen_format(const struct listen_spec *l, char *buf, size_t len);
 const char *config_env(const struct config *c, const char *name);
 const char *config_template(const struct config *c, const char *name);
 const struct cfg_host *config_host(const struct config *c, const uint8_t mac[6]);
+/* The BootFiles entry for an architecture: its file ("" = do not answer), or NULL when none is configured. */
+const char *config_boot_file(const struct config *c, unsigned arch);
+/* 1 when ProxyDHCPInterfaces lets the proxyDHCP answer on interface `name` (is_loopback: its IFF_LOOPBACK). */
+int config_proxy_iface_ok(const struct config *c, const char *name, int is_loopback);
 
 #endif

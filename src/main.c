@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "demo.h"
+#include "dhcp_server.h"
 #include "diag.h"
 #include "http_server.h"
 #include "log.h"
@@ -48,6 +49,8 @@ static const char usage_text[] =
     "                        with neither, a built-in demo tree and config are generated)\n"
     "      --tftp-listen A   TFTP address:port or 'off' (overrides TFTPListen; default 0.0.0.0:69)\n"
     "      --http-listen A   HTTP address:port or 'off' (overrides HTTPListen; default 0.0.0.0:80)\n"
+    "      --proxy-dhcp      answer PXE clients' DHCP (UDP 67, 4011) with the boot file, never an\n"
+    "                        address (overrides ProxyDHCP; docs/dhcp.md)\n"
     "      --templates DIR   menu template directory (overrides TemplatesDir)\n"
     "      --log-level L     error|warn|info|debug (overrides LogLevel)\n"
     "      --json            scan: JSON output\n"
@@ -67,12 +70,14 @@ struct opts {
 	const char *tftp_listen, *http_listen, *templates, *log_level;
 	const char *mac, *ip, *via, *server_ip;
 	int json;
+	int proxy_dhcp;
 	int demo; /* config was generated */
 	char cfgbuf[1100];
 };
 
 static struct snapshot_source g_src;
 static pthread_mutex_t g_reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_dhcp_bound; /* the proxyDHCP sockets were bound at start-up (serve) */
 
 static void print_diag(const struct diag *d, FILE *f)
 {
@@ -153,6 +158,11 @@ static int do_reload(char *msg, size_t len)
 			log_warn("TFTPListen/HTTPListen changed: listen addresses take effect at the next restart");
 		if (old && (old->cfg->tftp_threads != s->cfg->tftp_threads || old->cfg->http_threads != s->cfg->http_threads))
 			log_warn("TFTPThreads/HTTPThreads changed: thread counts take effect at the next restart");
+		if (old && s->cfg->proxy_dhcp && !g_dhcp_bound)
+			log_warn("ProxyDHCP turned on: it takes effect at the next restart (its ports are bound at start-up)");
+		if (old && g_dhcp_bound && (old->cfg->proxy_dhcp_port != s->cfg->proxy_dhcp_port ||
+		                            old->cfg->pxe_server_port != s->cfg->pxe_server_port))
+			log_warn("ProxyDHCPPort/PXEBootServerPort changed: ports take effect at the next restart");
 		snapshot_unref(old);
 		size_t nd = s->cat->n_distros, nr = s->cat->n_releases, nk = s->cat->n_kernels;
 		snapshot_publish(s);
@@ -219,6 +229,7 @@ static int cmd_serve(struct opts *o)
 
 	struct tftp_server *tftp = NULL;
 	struct http_server *http = NULL;
+	struct dhcp_server *dhcp = NULL;
 	int watch_fd = -1, ret = EXIT_RUNTIME;
 	char err[512], buf[128];
 	const struct config *c = s->cfg;
@@ -234,6 +245,13 @@ static int cmd_serve(struct opts *o)
 		log_error("both TFTPListen and HTTPListen are off: nothing to serve");
 		goto fail;
 	}
+	/* The proxyDHCP binds at start-up only (ports below 1024 need the privileges dropped next); whether it
+	 * answers is read from each snapshot, so a reload can turn ProxyDHCP off but not on. */
+	if (c->proxy_dhcp && dhcp_server_open(c, &dhcp, err, sizeof err) != 0) {
+		log_error("proxyDHCP: %s", err);
+		goto fail;
+	}
+	g_dhcp_bound = dhcp != NULL;
 	if (drop_privileges(c->user) != 0)
 		goto fail;
 	{ /* after the drop the check is about this process itself */
@@ -253,6 +271,8 @@ static int cmd_serve(struct opts *o)
 		if (http_server_start(http) != 0)
 			goto fail;
 	}
+	if (dhcp && dhcp_server_start(dhcp) != 0)
+		goto fail;
 	{
 		struct snapshot *cur = snapshot_current();
 		if (tftp) {
@@ -266,6 +286,15 @@ static int cmd_serve(struct opts *o)
 			l.port = (uint16_t)http_server_port(http);
 			listen_format(&l, buf, sizeof buf);
 			log_info("HTTP listening on %s", buf);
+		}
+		if (dhcp) {
+			if (dhcp_server_port(dhcp, 1))
+				log_info("proxyDHCP listening on UDP 0.0.0.0:%u and PXE boot server on 0.0.0.0:%u (%s)",
+				         dhcp_server_port(dhcp, 0), dhcp_server_port(dhcp, 1),
+				         cur->cfg->n_proxy_ifaces ? "interfaces in ProxyDHCPInterfaces" : "every non-loopback interface");
+			else
+				log_info("proxyDHCP listening on UDP 0.0.0.0:%u (%s)", dhcp_server_port(dhcp, 0),
+				         cur->cfg->n_proxy_ifaces ? "interfaces in ProxyDHCPInterfaces" : "every non-loopback interface");
 		}
 		snapshot_unref(cur);
 	}
@@ -324,6 +353,7 @@ static int cmd_serve(struct opts *o)
 	ret = EXIT_OK;
 	log_info("stopping");
 fail:
+	dhcp_server_free(dhcp);
 	if (http)
 		http_server_stop(http);
 	if (tftp)
@@ -413,7 +443,7 @@ static int cmd_check(void)
 
 int main(int argc, char **argv)
 {
-	enum { O_TFTP = 256, O_HTTP, O_TEMPLATES, O_LOG, O_JSON, O_IP, O_VIA, O_SERVER_IP };
+	enum { O_TFTP = 256, O_HTTP, O_TEMPLATES, O_LOG, O_JSON, O_IP, O_VIA, O_SERVER_IP, O_PROXY_DHCP };
 	static const struct option lopts[] = {
 	    {"config", required_argument, NULL, 'c'},      {"tftp-listen", required_argument, NULL, O_TFTP},
 	    {"http-listen", required_argument, NULL, O_HTTP}, {"templates", required_argument, NULL, O_TEMPLATES},
@@ -421,6 +451,7 @@ int main(int argc, char **argv)
 	    {"mac", required_argument, NULL, 'm'},         {"ip", required_argument, NULL, O_IP},
 	    {"via", required_argument, NULL, O_VIA},       {"server-ip", required_argument, NULL, O_SERVER_IP},
 	    {"help", no_argument, NULL, 'h'},              {"version", no_argument, NULL, 'V'},
+	    {"proxy-dhcp", no_argument, NULL, O_PROXY_DHCP},
 	    {NULL, 0, NULL, 0},
 	};
 	struct opts o;
@@ -434,6 +465,7 @@ int main(int argc, char **argv)
 		case O_TEMPLATES: o.templates = optarg; break;
 		case O_LOG: o.log_level = optarg; break;
 		case O_JSON: o.json = 1; break;
+		case O_PROXY_DHCP: o.proxy_dhcp = 1; break;
 		case 'm': o.mac = optarg; break;
 		case O_IP: o.ip = optarg; break;
 		case O_VIA: o.via = optarg; break;
@@ -475,6 +507,7 @@ int main(int argc, char **argv)
 	g_src.tftp_listen = o.tftp_listen;
 	g_src.http_listen = o.http_listen;
 	g_src.templates_dir = o.templates;
+	g_src.proxy_dhcp = o.proxy_dhcp;
 
 	if (strcmp(cmd, "serve") == 0)
 		return cmd_serve(&o);

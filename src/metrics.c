@@ -32,6 +32,7 @@ static struct {
 	uint64_t http_bytes;
 	uint64_t reloads_ok, reloads_failed, config_errors;
 	uint64_t scan_us, releases, kernels;
+	uint64_t dhcp[DHCP_M_MAX];
 } m;
 
 static void hist_add(struct hist *h, const unsigned *bounds, unsigned v)
@@ -106,6 +107,12 @@ void metrics_reload(int ok, uint64_t scan_us, uint64_t releases, uint64_t kernel
 
 void metrics_config_error(void) { A_ADD(&m.config_errors, 1); }
 
+void metrics_dhcp(enum dhcp_metric what)
+{
+	if (what < DHCP_M_MAX)
+		A_ADD(&m.dhcp[what], 1);
+}
+
 static int head(sbuf *o, const char *name, const char *type, const char *help)
 {
 	return sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -166,5 +173,23 @@ int metrics_render(sbuf *o)
 	rc |= sbuf_printf(o, "autopxe_catalog_releases %llu\n", (unsigned long long)A_LOAD(&m.releases));
 	rc |= head(o, "autopxe_catalog_kernels", "gauge", "Kernels in the current catalog.");
 	rc |= sbuf_printf(o, "autopxe_catalog_kernels %llu\n", (unsigned long long)A_LOAD(&m.kernels));
+	rc |= head(o, "autopxe_dhcp_replies_total", "counter", "proxyDHCP replies sent: offers on 67, acks (4011).");
+	rc |= sbuf_printf(o,
+	                  "autopxe_dhcp_replies_total{type=\"offer\"} %llu\n"
+	                  "autopxe_dhcp_replies_total{type=\"ack\"} %llu\n",
+	                  (unsigned long long)A_LOAD(&m.dhcp[DHCP_M_OFFER]), (unsigned long long)A_LOAD(&m.dhcp[DHCP_M_ACK]));
+	rc |= head(o, "autopxe_dhcp_ignored_total", "counter", "DHCP packets the proxyDHCP did not answer, by reason.");
+	rc |= sbuf_printf(o,
+	                  "autopxe_dhcp_ignored_total{reason=\"not_pxe\"} %llu\n"
+	                  "autopxe_dhcp_ignored_total{reason=\"not_for_us\"} %llu\n"
+	                  "autopxe_dhcp_ignored_total{reason=\"no_boot_file\"} %llu\n",
+	                  (unsigned long long)A_LOAD(&m.dhcp[DHCP_M_IGNORED_NOT_PXE]),
+	                  (unsigned long long)A_LOAD(&m.dhcp[DHCP_M_IGNORED_OTHER]),
+	                  (unsigned long long)A_LOAD(&m.dhcp[DHCP_M_NO_BOOTFILE]));
+	rc |= head(o, "autopxe_dhcp_malformed_total", "counter", "Malformed DHCP packets dropped.");
+	rc |= sbuf_printf(o, "autopxe_dhcp_malformed_total %llu\n", (unsigned long long)A_LOAD(&m.dhcp[DHCP_M_MALFORMED]));
+	rc |= head(o, "autopxe_dhcp_no_merge_total", "counter",
+	           "Clients that DISCOVERed again after our offer without a REQUEST (firmware that ignores proxyDHCP).");
+	rc |= sbuf_printf(o, "autopxe_dhcp_no_merge_total %llu\n", (unsigned long long)A_LOAD(&m.dhcp[DHCP_M_NO_MERGE]));
 	return rc ? -1 : 0;
 }

@@ -29,6 +29,19 @@ void metrics_tftp_menu(void);
 void metrics_http_request(const char *route, unsigned status, uint64_t bytes);
 void metrics_http_active(int delta);
 
+/* proxyDHCP (src/dhcp_server.c): one call per packet handled. */
+enum dhcp_metric {
+	DHCP_M_OFFER,        /* DHCPOFFER sent for a DISCOVER on 67 */
+	DHCP_M_ACK,          /* DHCPACK sent (REQUEST on 4011, or on 67 naming us) */
+	DHCP_M_IGNORED_NOT_PXE, /* a DHCP client that is not a PXE client: left to the real server */
+	DHCP_M_IGNORED_OTHER,   /* a PXE client's packet that is not for us (REQUEST to the real server, RELEASE, ...) */
+	DHCP_M_NO_BOOTFILE,  /* a PXE client with no boot file configured for its architecture */
+	DHCP_M_MALFORMED,    /* dropped: truncated, bad options, wrong cookie, not Ethernet */
+	DHCP_M_NO_MERGE,     /* a client that DISCOVERs again after our offer and never REQUESTs */
+	DHCP_M_MAX
+};
+void metrics_dhcp(enum dhcp_metric what);
+
 /* Snapshot/reload bookkeeping. */
 void metrics_reload(int ok, uint64_t scan_us, uint64_t releases, uint64_t kernels);
 void metrics_config_error(void);

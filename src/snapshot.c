@@ -66,6 +66,8 @@ struct snapshot *snapshot_build(const struct snapshot_source *src, struct diag *
 		config_free(cfg);
 		return NULL;
 	}
+	if (src->proxy_dhcp)
+		cfg->proxy_dhcp = 1;
 	if (src->rootfs_path) {
 		free(cfg->rootfs_path);
 		cfg->rootfs_path = xstrdup(src->rootfs_path);

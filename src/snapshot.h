@@ -30,6 +30,7 @@ struct snapshot_source {
 	const char *http_listen;
 	const char *templates_dir;
 	const char *rootfs_path; /* override RootfsPath (demo mode) */
+	int proxy_dhcp;          /* --proxy-dhcp: force ProxyDHCP on */
 };
 
 /* Build a snapshot: load config, scan, compile templates, index files. On error returns NULL

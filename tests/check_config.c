@@ -661,7 +661,7 @@ START_TEST(test_example_file)
 		o += n;
 		line += n;
 	}
-	ck_assert_int_eq(uncommented, 29); /* every optional key of config.h */
+	ck_assert_int_eq(uncommented, 35); /* every optional key of config.h */
 	diag_init(&d);
 	rc = config_load_buffer(out, strlen(out), "example-uncommented.yaml", &c, &d);
 	if (rc || d.n)
@@ -693,6 +693,12 @@ START_TEST(test_example_file)
 	ck_assert_uint_eq(c->http_timeout_s, def->http_timeout_s);
 	ck_assert_uint_eq(c->http_threads, def->http_threads);
 	ck_assert_int_eq(c->allow_remote_reload, def->allow_remote_reload);
+	ck_assert_int_eq(c->proxy_dhcp, def->proxy_dhcp);
+	ck_assert_uint_eq(c->n_proxy_ifaces, 0);
+	ck_assert_uint_eq(c->n_boot_files, 0);
+	ck_assert_uint_eq(c->pxe_discovery_control, def->pxe_discovery_control);
+	ck_assert_uint_eq(c->proxy_dhcp_port, def->proxy_dhcp_port);
+	ck_assert_uint_eq(c->pxe_server_port, def->pxe_server_port);
 	config_free(def);
 	config_free(c);
 	diag_free(&d);
@@ -836,6 +842,72 @@ START_TEST(test_hostile)
 END_TEST
 
 /* A file with hundreds of problems reports the first 100 and counts the rest. */
+START_TEST(test_proxy_dhcp_keys)
+{
+	struct config *c;
+	struct diag d;
+	const char *ok = HDR "ProxyDHCP: true\nProxyDHCPInterfaces: [eth0, br-lan]\nPXEDiscoveryControl: 3\n"
+	                     "BootFiles:\n  bios: pxelinux.0\n  efi-x64: ipxe.efi\n  \"11\": \"\"\n"
+	                     "ProxyDHCPPort: 1067\nPXEBootServerPort: 0\n";
+	ck_assert_int_eq(load_str(ok, &c, &d), 0);
+	if (d.n)
+		dump(&d);
+	ck_assert_int_eq(c->proxy_dhcp, 1);
+	ck_assert_uint_eq(c->n_proxy_ifaces, 2);
+	ck_assert_str_eq(c->proxy_ifaces[1], "br-lan");
+	ck_assert_int_eq(config_proxy_iface_ok(c, "eth0", 0), 1);
+	ck_assert_int_eq(config_proxy_iface_ok(c, "eth1", 0), 0);
+	ck_assert_uint_eq(c->pxe_discovery_control, 3);
+	ck_assert_uint_eq(c->n_boot_files, 4); /* efi-x64 is 7 and 9 */
+	ck_assert_str_eq(config_boot_file(c, 0), "pxelinux.0");
+	ck_assert_str_eq(config_boot_file(c, 7), "ipxe.efi");
+	ck_assert_str_eq(config_boot_file(c, 9), "ipxe.efi");
+	ck_assert_str_eq(config_boot_file(c, 11), "");
+	ck_assert_ptr_null(config_boot_file(c, 6));
+	ck_assert_uint_eq(c->proxy_dhcp_port, 1067);
+	ck_assert_uint_eq(c->pxe_server_port, 0);
+	config_free(c);
+	diag_free(&d);
+
+	/* defaults: off, every non-loopback interface */
+	ck_assert_int_eq(load_str(HDR, &c, &d), 0);
+	ck_assert_int_eq(c->proxy_dhcp, 0);
+	ck_assert_int_eq(config_proxy_iface_ok(c, "eth0", 0), 1);
+	ck_assert_int_eq(config_proxy_iface_ok(c, "lo", 1), 0);
+	ck_assert_uint_eq(c->pxe_discovery_control, 8);
+	ck_assert_uint_eq(c->proxy_dhcp_port, 67);
+	ck_assert_uint_eq(c->pxe_server_port, 4011);
+	config_free(c);
+	diag_free(&d);
+
+	ck_assert_int_eq(load_str(HDR "BootFiles:\n  efi-x65: a.efi\n", &c, &d), -EINVAL);
+	ck_assert(has_line(&d, "t.yaml:4:3: error: BootFiles: 'efi-x65' is not an architecture (bios, efi-ia32, efi-x64, "
+	                       "efi-arm64, http-x64, ... or an option 93 number)"));
+	diag_free(&d);
+	ck_assert_int_eq(load_str(HDR "BootFiles:\n  efi-x64: a.efi\n  7: b.efi\n", &c, &d), -EINVAL);
+	ck_assert(has_line(&d, "t.yaml:5:3: error: BootFiles: architecture 7 given twice (first on line 4)"));
+	diag_free(&d);
+	ck_assert_int_eq(load_str(HDR "BootFiles:\n  bios: a b\n", &c, &d), -EINVAL);
+	diag_free(&d);
+	ck_assert_int_eq(load_str(HDR "BootFiles: [a]\n", &c, &d), -EINVAL);
+	diag_free(&d);
+	ck_assert_int_eq(load_str(HDR "ProxyDHCPInterfaces: [eth0, \"a/b\"]\n", &c, &d), -EINVAL);
+	ck_assert(has_line(&d, "t.yaml:3:29: error: ProxyDHCPInterfaces: 'a/b' is not an interface name"));
+	diag_free(&d);
+	ck_assert_int_eq(load_str(HDR "ProxyDHCPInterfaces: averyveryverylongname\n", &c, &d), -EINVAL);
+	diag_free(&d);
+	ck_assert_int_eq(load_str(HDR "ProxyDHCPInterfaces: eth1\n", &c, &d), 0);
+	ck_assert_int_eq(config_proxy_iface_ok(c, "eth1", 0), 1);
+	ck_assert_int_eq(config_proxy_iface_ok(c, "lo", 1), 0);
+	config_free(c);
+	diag_free(&d);
+	ck_assert_int_eq(load_str(HDR "PXEDiscoveryControl: 256\n", &c, &d), -EINVAL);
+	diag_free(&d);
+	ck_assert_int_eq(load_str(HDR "ProxyDHCP: maybe\n", &c, &d), -EINVAL);
+	diag_free(&d);
+}
+END_TEST
+
 START_TEST(test_diag_cap)
 {
 	struct config *c;
@@ -885,6 +957,7 @@ Suite *config_suite(void)
 	tcase_add_loop_test(tc, test_warnings, 0, sizeof warnings / sizeof warnings[0]);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_diag_cap);
+	tcase_add_test(tc, test_proxy_dhcp_keys);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("listen");
 	tcase_add_loop_test(tc, test_listen, 0, sizeof listens / sizeof listens[0]);

@@ -13,6 +13,7 @@
  * E2E_TIMEOUT_SCALE (multiplies every deadline), E2E_VERBOSE.
  */
 #include <check.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1699,11 +1700,168 @@ static void container_scenario(const char *id, const char *mac, const char *engi
 	scn_pass();
 }
 
-START_TEST(s9_podman) { container_scenario("s9_podman", "52:54:00:e2:00:09", "podman"); }
+START_TEST(s9_podman) { container_scenario("s9_podman", "52:54:00:e2:00:0a", "podman"); }
 END_TEST
 
-START_TEST(s9b_docker) { container_scenario("s9b_docker", "52:54:00:e2:00:19", "docker"); }
+START_TEST(s9b_docker) { container_scenario("s9b_docker", "52:54:00:e2:00:1a", "docker"); }
 END_TEST
+
+/* ================================================================ 10: proxyDHCP (issue 14)
+ * The network's DHCP server (dnsmasq in netns SRV) hands out addresses ONLY: no boot file, no next-server, no
+ * PXE options at all. autopxe runs in netns LAB on the bridge itself (br0 192.0.2.2/24: the autopxe host), with
+ * ProxyDHCP on, and gives PXE clients their boot file by proxyDHCP (UDP 67) and the PXE boot server (4011). */
+
+/*   netns SRV: vsrv 192.0.2.1/24; dnsmasq, addresses only
+ *   netns LAB: br0 192.0.2.2/24 = {vlab, tap0}; autopxe on :67, :4011, :69, :80; QEMU on tap0 */
+static void proxy_lan_up(const char *srv, const char *lab)
+{
+	lan_up(srv, lab);
+	REQUIRE(run_sh("ip -n %s addr add 192.0.2.2/24 dev br0", lab) == 0,
+	        "cannot give br0 the autopxe address (see %s/commands.log)", S.dir);
+}
+
+static void dnsmasq_plain_start(const char *srv)
+{
+	char lp[MAXPATH + 32];
+	snprintf(lp, sizeof lp, "%s/dnsmasq.out", S.dir);
+	int fd = open(lp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	REQUIRE(fd >= 0, "create %s", lp);
+	struct argv a = {0};
+	av_add(&a, "dnsmasq");
+	av_add(&a, "--keep-in-foreground");
+	av_add(&a, "--conf-file=/dev/null");
+	av_add(&a, "--port=0");
+	av_add(&a, "--interface=vsrv");
+	av_add(&a, "--bind-interfaces");
+	av_add(&a, "--user=root");
+	av_add(&a, "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,10m");
+	av_add(&a, "--enable-ra");
+	av_add(&a, "--dhcp-range=2001:db8:e2e::,ra-only");
+	av_add(&a, "--dhcp-leasefile=%s/leases", S.dir);
+	av_add(&a, "--pid-file=%s/dnsmasq.pid", S.dir);
+	av_add(&a, "--log-dhcp");
+	av_add(&a, "--log-facility=%s/dnsmasq.log", S.dir);
+	/* nothing else: no dhcp-boot, no dhcp-match, no pxe-service */
+	pid_t pid = spawn(&a, fd, srv, SIGTERM);
+	av_free(&a);
+	close(fd);
+	track(pid, SIGTERM, "dnsmasq");
+}
+
+/* uefi = 0: SeaBIOS + the NIC's iPXE ROM: iPXE is answered with its menu URL directly (its REQUEST to 4011).
+ * uefi = 1: OVMF's own PXE client (no iPXE ROM): the proxy offer names snponly.efi on autopxe's TFTP; that iPXE
+ * DHCPs again, gets its menu URL from the proxy, the kernel comes over HTTP.
+ * pin: the MAC is pinned in HostDefaults to the other template. */
+static void proxy_scenario(const char *id, const char *mac, int uefi, int pin)
+{
+	scn_begin(id, mac);
+	if (geteuid() != 0) {
+		scn_skip("needs root (network namespaces, tap, ports 67/4011/69/80)");
+		return;
+	}
+	char srv[64], lab[64], want[4096], dl[MAXPATH + 32], p[MAXPATH + 64], hosts[128];
+	snprintf(srv, sizeof srv, "ape2e-%s-srv", E.runid);
+	snprintf(lab, sizeof lab, "ape2e-%s-lab", E.runid);
+	snprintf(dl, sizeof dl, "%s/dnsmasq.log", S.dir);
+	snprintf(p, sizeof p, "%s/ipxe/undionly.kpxe", S.dir);
+	link_or_copy("/usr/lib/ipxe/undionly.kpxe", p);
+	snprintf(p, sizeof p, "%s/ipxe/snponly.efi", S.dir);
+	link_or_copy("/usr/lib/ipxe/snponly.efi", p);
+	snprintf(hosts, sizeof hosts, "  %s: debian/bookworm/latest/nfsrw\n", mac);
+	config_write(&(struct cfg_opts){.nfs_server = "192.0.2.1", .hosts = pin ? hosts : NULL,
+	                                .extra = "ProxyDHCP: true\nProxyDHCPInterfaces: [br0]\n"});
+	proxy_lan_up(srv, lab);
+	dnsmasq_plain_start(srv);
+	server_start("0.0.0.0:69", "0.0.0.0:80", lab);
+	struct boot_opts o = {.label = "boot", .fw = uefi ? FW_UEFI : FW_BIOS, .netns = lab,
+	                      .timeout = uefi ? UEFI_TIMEOUT : BIOS_TIMEOUT, .romfile = uefi ? "" : NULL,
+	                      .netdev = "tap,id=n0,ifname=tap0,script=no,downscript=no", .done = DONE_MARKERS,
+	                      .abort = {"Kernel panic", "autopxe: could not boot", uefi ? NULL : "No bootable device",
+	                                NULL}};
+	struct boot_res r;
+	boot_run(&o, &r);
+	if (!r.done) {
+		dump_tail("dnsmasq log", dl, 25);
+		dump_tail("server log", S.slog, 25);
+	}
+	boot_require_done(&o, &r);
+	expect_cmdline(want, sizeof want, pin ? "nfsrw" : "overlayfs", "debian", "bookworm", "latest", "192.0.2.1");
+	require_cmdline(&r, uefi ? EFI_PREFIX : BIOS_PREFIX, want);
+	require_line_proto("menu", r.menu_line, "http");
+	require_line_proto("kernel", r.kernel_line, "http");
+	/* the real DHCP server gave the address and no boot information */
+	REQUIRE(file_contains(dl, "DHCPACK(vsrv)"), "dnsmasq gave no lease (see %s)", dl);
+	/* (dnsmasq always names itself as next-server in siaddr; that is not boot information for autopxe) */
+	REQUIRE(!file_contains(dl, "filename") && !file_contains(dl, "next server: 192.0.2.2") &&
+	            !file_contains(dl, "option: 43 ") && !file_contains(dl, "option: 60 ") &&
+	            !file_contains(dl, "option: 66 ") && !file_contains(dl, "option: 67 "),
+	        "dnsmasq sent boot information; the test must configure it for addresses only (see %s)", dl);
+	char line[160];
+	snprintf(line, sizeof line, "to %s (arch %u", S.mac, uefi ? 7u : 0u);
+	REQUIRE(file_contains(S.slog, line), "autopxe logged no proxyDHCP answer '%s...'", line);
+	snprintf(line, sizeof line, "http://192.0.2.2:80/autopxe-%s", S.hex);
+	REQUIRE(file_contains(S.slog, line), "autopxe never offered iPXE its menu %s", line);
+	if (uefi) {
+		REQUIRE(file_contains(S.slog, ": snponly.efi"), "the proxy never offered OVMF snponly.efi");
+		REQUIRE(file_contains(S.slog, "file=\"snponly.efi\""),
+		        "the first hop (snponly.efi over autopxe's TFTP) is not in the server log");
+	}
+	boot_free(&r);
+	scn_pass();
+}
+
+START_TEST(s10_proxy_bios) { proxy_scenario("s10_proxy_bios", "52:54:00:e2:00:09", 0, 0); }
+END_TEST
+
+START_TEST(s10b_proxy_uefi_pxe) { proxy_scenario("s10b_proxy_uefi_pxe", "52:54:00:e2:00:19", 1, 0); }
+END_TEST
+
+START_TEST(s10c_proxy_pinned) { proxy_scenario("s10c_proxy_pinned", "52:54:00:e2:00:29", 0, 1); }
+END_TEST
+
+/* A plain DHCP client (busybox udhcpc on a veth in the bridge) gets its lease from dnsmasq and nothing from
+ * autopxe: autopxe counts it as ignored and never logs an answer for its MAC. */
+START_TEST(s10d_proxy_non_pxe)
+{
+	scn_begin("s10d_proxy_non_pxe", "52:54:00:e2:00:39");
+	if (geteuid() != 0) {
+		scn_skip("needs root (network namespaces, port 67)");
+		return;
+	}
+	char srv[64], lab[64], dl[MAXPATH + 32], out[MAXPATH + 32], met[MAXPATH + 32];
+	snprintf(srv, sizeof srv, "ape2e-%s-srv", E.runid);
+	snprintf(lab, sizeof lab, "ape2e-%s-lab", E.runid);
+	snprintf(dl, sizeof dl, "%s/dnsmasq.log", S.dir);
+	snprintf(out, sizeof out, "%s/udhcpc.out", S.dir);
+	snprintf(met, sizeof met, "%s/metrics.txt", S.dir);
+	config_write(&(struct cfg_opts){.nfs_server = "192.0.2.1", .extra = "ProxyDHCP: true\n"});
+	proxy_lan_up(srv, lab);
+	REQUIRE(run_sh("ip -n %s link add vcli address %s type veth peer name vclibr && ip -n %s link set vclibr master "
+	               "br0 && ip -n %s link set vclibr up && ip -n %s link set vcli up",
+	               lab, S.mac, lab, lab, lab) == 0,
+	        "cannot add the client veth (see %s/commands.log)", S.dir);
+	dnsmasq_plain_start(srv);
+	server_start("0.0.0.0:69", "0.0.0.0:80", lab);
+	int rc = run_sh("ip netns exec %s busybox udhcpc -f -q -n -i vcli -t 5 -T 2 -s /bin/true > %s 2>&1", lab, out);
+	REQUIRE(rc == 0 && file_contains(out, "obtained"), "udhcpc got no lease from dnsmasq (status %d, see %s)", rc,
+	        out);
+	REQUIRE(file_contains(out, "192.0.2.1"), "udhcpc's lease is not from dnsmasq's range (see %s)", out);
+	REQUIRE(run_sh("ip netns exec %s curl -sS --fail http://192.0.2.2/metrics > %s", lab, met) == 0,
+	        "cannot read autopxe's /metrics");
+	REQUIRE(!file_contains(met, "autopxe_dhcp_ignored_total{reason=\"not_pxe\"} 0\n") &&
+	            file_contains(met, "autopxe_dhcp_ignored_total{reason=\"not_pxe\"} "),
+	        "autopxe did not count the udhcpc packets as not PXE (see %s)", met);
+	REQUIRE(file_contains(met, "autopxe_dhcp_replies_total{type=\"offer\"} 0\n") &&
+	            file_contains(met, "autopxe_dhcp_replies_total{type=\"ack\"} 0\n"),
+	        "autopxe answered a non-PXE client (see %s)", met);
+	char line[64];
+	snprintf(line, sizeof line, "to %s", S.mac);
+	REQUIRE(!file_contains(S.slog, line), "autopxe logged an answer to the non-PXE client");
+	scn_pass();
+}
+END_TEST
+
+/* ================================================================ end of 10: proxyDHCP */
 
 /* ---------------------------------------------------------------- runner */
 
@@ -1721,9 +1879,14 @@ static int selected(const char *id)
 		return 1;
 	char buf[512];
 	snprintf(buf, sizeof buf, "%s", only);
+	/* a token is an id or part of one, but never stops inside a number: "s1" is not "s10_..." */
 	for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
-		if (strstr(id, tok))
-			return 1;
+		for (const char *m = strstr(id, tok); m; m = strstr(m + 1, tok)) {
+			char after = m[strlen(tok)], before = m > id ? m[-1] : '_';
+			if (!(isdigit((unsigned char)after) && isdigit((unsigned char)tok[strlen(tok) - 1])) &&
+			    !(isdigit((unsigned char)before) && isdigit((unsigned char)tok[0])))
+				return 1;
+		}
 	return 0;
 }
 
@@ -1850,6 +2013,11 @@ int main(void)
     {"s8b_reload_sighup", s8b_reload_sighup, 300, "HostDefaults changed, SIGHUP reload"},
     {"s9_podman", s9_podman, 420, "the image under podman: boot, in-place config edit, stop"},
     {"s9b_docker", s9b_docker, 420, "the image under Docker (dockerd): the same"},
+    /* 10: proxyDHCP (issue 14): dnsmasq gives addresses only */
+    {"s10_proxy_bios", s10_proxy_bios, 300, "proxyDHCP: BIOS iPXE ROM, dnsmasq addresses only"},
+    {"s10b_proxy_uefi_pxe", s10b_proxy_uefi_pxe, 420, "proxyDHCP: OVMF PXE -> snponly.efi -> menu"},
+    {"s10c_proxy_pinned", s10c_proxy_pinned, 300, "proxyDHCP: HostDefaults pin"},
+    {"s10d_proxy_non_pxe", s10d_proxy_non_pxe, 120, "proxyDHCP: udhcpc gets nothing from autopxe"},
 	};
 	const size_t N_SCENARIOS = sizeof SCENARIOS / sizeof SCENARIOS[0];
 	Suite *s = suite_create("e2e");
