@@ -257,6 +257,33 @@ START_TEST(test_boot_dir_files)
 }
 END_TEST
 
+/* `autopxe render --format`: all three dialects for the same host; a bad format or an iPXE-only submenu with
+ * another format is a usage error (exit 2); --format ipxe is the default. */
+START_TEST(test_render_formats)
+{
+	const char *bin = getenv("AUTOPXE_BIN") ? getenv("AUTOPXE_BIN") : "build/autopxe-san";
+	char *ipxe = render_cli("ipxe"), *grub = render_cli("grub"), *pxe = render_cli("pxelinux"), *dflt = NULL;
+	ck_assert_int_eq(itest_run(&dflt, "'%s' --config '%s' render --mac " MAC_COLON " --ip 127.0.0.1 2>/dev/null", bin,
+	                           srv.config),
+	                 0);
+	ck_assert_str_eq(dflt, ipxe);
+	ck_assert(strncmp(ipxe, "#!ipxe\n", 7) == 0);
+	ck_assert_ptr_nonnull(strstr(ipxe, "choose --default " PIN));
+	ck_assert_ptr_nonnull(strstr(grub, "set default='" PIN "'"));
+	ck_assert_ptr_nonnull(strstr(pxe, "DEFAULT " PIN "\n"));
+	ck_assert_int_eq(itest_run(NULL, "'%s' --config '%s' render --mac " MAC_COLON " --format yaml 2>/dev/null", bin,
+	                           srv.config),
+	                 2);
+	ck_assert_int_eq(itest_run(NULL, "'%s' --config '%s' render --mac " MAC_COLON " --format grub debian 2>/dev/null",
+	                           bin, srv.config),
+	                 2);
+	free(ipxe);
+	free(grub);
+	free(pxe);
+	free(dflt);
+}
+END_TEST
+
 Suite *dialects_it_suite(void)
 {
 	Suite *s = suite_create("dialects_it");
@@ -267,6 +294,7 @@ Suite *dialects_it_suite(void)
 	tcase_add_test(tc, test_pxelinux_per_mac);
 	tcase_add_test(tc, test_generic_and_refused);
 	tcase_add_test(tc, test_boot_dir_files);
+	tcase_add_test(tc, test_render_formats);
 	suite_add_tcase(s, tc);
 	return s;
 }
