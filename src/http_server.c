@@ -341,14 +341,14 @@ static void mc_store(struct hctx *h, uint64_t gen, const char *sub, struct MHD_R
 }
 
 /* The menu cache's key for a request beyond (MAC, IP): the iPXE submenu, or '#' (never in a submenu name), the
- * dialect and whether the name carried a MAC. */
-static void menu_cache_key(const struct menu_request *rq, char *out, size_t len)
+ * dialect, whether the name carried a MAC and whether menu.c32 was in BootDir (it may appear without a reload). */
+static void menu_cache_key(const struct menu_request *rq, int menu_c32, char *out, size_t len)
 {
 	if (rq->kind == MENU_IPXE)
 		snprintf(out, len, "%s", rq->submenu);
 	else
-		snprintf(out, len, "#%c%d", rq->kind == MENU_GRUB ? 'g' : rq->kind == MENU_GRUB_LOADER ? 'l' : 'p',
-		         rq->has_mac);
+		snprintf(out, len, "#%c%d%d", rq->kind == MENU_GRUB ? 'g' : rq->kind == MENU_GRUB_LOADER ? 'l' : 'p',
+		         rq->has_mac, menu_c32);
 }
 
 static enum MHD_Result h_menu(struct hctx *h, const struct menu_request *rq)
@@ -366,7 +366,8 @@ static enum MHD_Result h_menu(struct hctx *h, const struct menu_request *rq)
 	if (!s)
 		return send_no_snapshot(h->c, h->r, h->head);
 	gen = s->generation;
-	menu_cache_key(rq, submenu, sizeof submenu);
+	int menu_c32 = vfs_boot_has(s->vfs, "menu.c32");
+	menu_cache_key(rq, menu_c32, submenu, sizeof submenu);
 	if (mc_try(h, gen, submenu, &ret)) {
 		snapshot_unref(s);
 		return ret;
@@ -376,7 +377,7 @@ static enum MHD_Result h_menu(struct hctx *h, const struct menu_request *rq)
 	cl.ip = h->r->ip;
 	cl.via = RENDER_HTTP;
 	cl.file_base = NULL;
-	cl.menu_c32 = vfs_boot_has(s->vfs, "menu.c32");
+	cl.menu_c32 = menu_c32;
 	rc = render_request(s->cfg, s->cat, s->tmpl, &cl, rq, &b);
 	snapshot_unref(s);
 	if (rc == -ENOENT) {

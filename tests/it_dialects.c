@@ -183,6 +183,20 @@ START_TEST(test_pxelinux_per_mac)
 	ck_assert_str_eq(got, want);
 	free(got);
 	free(want);
+	/* menu.c32 taken away while the server runs (no reload): both front ends fall back to PROMPT 1 at once,
+	 * the HTTP menu cache included */
+	char p[600];
+	snprintf(p, sizeof p, "%s/menu.c32", boot_dir);
+	ck_assert_int_eq(unlink(p), 0);
+	got = tftp_get("pxelinux.cfg/01-" MAC_HYP);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_ptr_nonnull(strstr(got, "\nPROMPT 1\n"));
+	ck_assert_ptr_null(strstr(got, "UI menu.c32"));
+	free(got);
+	got = http_get("pxelinux.cfg/01-" MAC_HYP, &st);
+	ck_assert_int_eq(st, 200);
+	ck_assert_ptr_nonnull(strstr(got, "\nPROMPT 1\n"));
+	free(got);
 }
 END_TEST
 
