@@ -171,6 +171,24 @@ static int check_ctl(struct loader *L, const yaml_node_t *n, const char *what, c
 	return -EINVAL;
 }
 
+/* Error when a CmdlineTemplates or Env value holds a byte that cannot be carried exactly into every menu dialect:
+ * GRUB menus pass each kernel argument as one single-quoted word (a ' would end it, and GRUB's linux command
+ * re-escapes " and \ with a backslash before the kernel sees them); PXELINUX APPEND lines are taken literally,
+ * so only the control bytes check_ctl refuses matter there. 0 or -EINVAL (with the value's file:line:col). */
+static int check_quotes(struct loader *L, const yaml_node_t *n, const char *what, const struct sv *v)
+{
+	for (size_t i = 0; i < v->len; i++) {
+		char c = v->s[i];
+		if (c != '\'' && c != '"' && c != '\\')
+			continue;
+		ERR(L, n, "%s: '%s' contains %s (not allowed: kernel command lines are also placed into GRUB menus, where a "
+		           "%s would end or change the quoted argument)",
+		    what, SHOW(*v), c == '\\' ? "a backslash" : "a quote", c == '\\' ? "backslash" : "quote");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static char *sv_dup(const struct sv *v)
 {
 	char *p = xcalloc(1, v->len + 1);
@@ -511,7 +529,7 @@ static void load_kv_map(struct loader *L, const char *section, const yaml_node_t
 		snprintf(what, sizeof what, "%s: %.*s", section, (int)(k.len > 100 ? 100 : k.len), k.s);
 		if (get_scalar(L, what, vn, &v))
 			continue;
-		if (check_ctl(L, vn, what, &v))
+		if (check_ctl(L, vn, what, &v) || check_quotes(L, vn, what, &v))
 			continue;
 		if (is_tmpl) {
 			size_t sp = 0;
@@ -700,6 +718,7 @@ static const struct key_def keys[] = {
     {"RetryDelay", h_uint, OFF(retry_delay_ms), 0, 3600000, NULL},
     {"StaticDir", h_path, OFF(static_dir), 0, 0, NULL},
     {"IPXEDir", h_path, OFF(ipxe_dir), 0, 0, NULL},
+    {"BootDir", h_path, OFF(boot_dir), 0, 0, NULL},
     {"TemplatesDir", h_path, OFF(templates_dir), 0, 0, NULL},
     {"ISOPath", h_path, OFF(iso_dir), 0, 0, NULL},
     {"CacheDir", h_path, OFF(cache_dir), 0, 0, NULL},
@@ -1092,6 +1111,7 @@ void config_free(struct config *c)
 	free(c->menu_title);
 	free(c->static_dir);
 	free(c->ipxe_dir);
+	free(c->boot_dir);
 	free(c->templates_dir);
 	free(c->iso_dir);
 	free(c->cache_dir);

@@ -70,6 +70,7 @@ struct config {
 
 	char *static_dir;    /* StaticDir, NULL = none */
 	char *ipxe_dir;      /* IPXEDir, default AUTOPXE_DATADIR "/ipxe" */
+	char *boot_dir;      /* BootDir: GRUB/PXELINUX binaries (grubnetx64.efi, pxelinux.0, ...), any depth; NULL = none */
 	char *templates_dir; /* TemplatesDir, NULL = the built-in copies of templates/ */
 	char *iso_dir;       /* ISOPath, NULL = RootfsPath/iso */
 	char *cache_dir;     /* CacheDir (boot files extracted from ISOs), NULL = /var/cache/autopxe when
@@ -102,7 +103,7 @@ struct config {
 	unsigned pxe_server_port;     /* PXEBootServerPort, default 4011; 0 = off */
 };
 
-/* Relative paths in the file (RootfsPath, StaticDir, IPXEDir, TemplatesDir, ISOPath, CacheDir) are resolved
+/* Relative paths in the file (RootfsPath, StaticDir, IPXEDir, BootDir, TemplatesDir, ISOPath, CacheDir) are resolved
  * against the directory of the file (config_load_file makes it absolute with the working directory;
  * config_load_buffer uses the directory part of `name`, if any). */
 /* Load from a file. On success (no errors; warnings allowed) returns 0 and *out.

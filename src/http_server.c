@@ -340,8 +340,20 @@ static void mc_store(struct hctx *h, uint64_t gen, const char *sub, struct MHD_R
 		MHD_destroy_response(old.resp); /* freed once the connections using it are done */
 }
 
-static enum MHD_Result h_menu(struct hctx *h, const char *submenu)
+/* The menu cache's key for a request beyond (MAC, IP): the iPXE submenu, or '#' (never in a submenu name), the
+ * dialect, whether the name carried a MAC and whether menu.c32 was in BootDir (it may appear without a reload). */
+static void menu_cache_key(const struct menu_request *rq, int menu_c32, char *out, size_t len)
 {
+	if (rq->kind == MENU_IPXE)
+		snprintf(out, len, "%s", rq->submenu);
+	else
+		snprintf(out, len, "#%c%d%d", rq->kind == MENU_GRUB ? 'g' : rq->kind == MENU_GRUB_LOADER ? 'l' : 'p',
+		         rq->has_mac, menu_c32);
+}
+
+static enum MHD_Result h_menu(struct hctx *h, const struct menu_request *rq)
+{
+	char submenu[sizeof rq->submenu + 4];
 	struct snapshot *s = snapshot_current();
 	struct render_client cl;
 	struct MHD_Response *resp;
@@ -354,6 +366,8 @@ static enum MHD_Result h_menu(struct hctx *h, const char *submenu)
 	if (!s)
 		return send_no_snapshot(h->c, h->r, h->head);
 	gen = s->generation;
+	int menu_c32 = vfs_boot_has(s->vfs, "menu.c32");
+	menu_cache_key(rq, menu_c32, submenu, sizeof submenu);
 	if (mc_try(h, gen, submenu, &ret)) {
 		snapshot_unref(s);
 		return ret;
@@ -363,7 +377,8 @@ static enum MHD_Result h_menu(struct hctx *h, const char *submenu)
 	cl.ip = h->r->ip;
 	cl.via = RENDER_HTTP;
 	cl.file_base = NULL;
-	rc = render_menu(s->cfg, s->cat, s->tmpl, &cl, submenu, &b);
+	cl.menu_c32 = menu_c32;
+	rc = render_request(s->cfg, s->cat, s->tmpl, &cl, rq, &b);
 	snapshot_unref(s);
 	if (rc == -ENOENT) {
 		sbuf_free(&b);
@@ -551,7 +566,7 @@ static unsigned method_of(const char *m)
 
 static enum MHD_Result dispatch(struct hctx *h)
 {
-	char sub[256];
+	struct menu_request mrq;
 	int mr;
 	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
 		const struct route *rt = &routes[i];
@@ -567,7 +582,8 @@ static enum MHD_Result dispatch(struct hctx *h)
 		h->r->route = "api";
 		return send_text(h->c, h->r, h->head, MHD_HTTP_NOT_FOUND, "no such API endpoint\n", NULL);
 	}
-	mr = menu_request_parse(h->path, h->len, h->r->mac, sub, sizeof(sub));
+	mr = menu_name_parse(h->path, h->len, &mrq);
+	memcpy(h->r->mac, mrq.mac, 6);
 	if (mr != 0) {
 		h->r->route = "menu";
 		if (!(h->method & (M_GET | M_HEAD)))
@@ -575,8 +591,8 @@ static enum MHD_Result dispatch(struct hctx *h)
 			                 "GET, HEAD");
 		if (mr < 0)
 			return send_text(h->c, h->r, h->head, MHD_HTTP_NOT_FOUND, "bad MAC address or submenu\n", NULL);
-		h->r->have_mac = 1;
-		return h_menu(h, sub);
+		h->r->have_mac = mrq.has_mac;
+		return h_menu(h, &mrq);
 	}
 	h->r->route = "file";
 	if (!(h->method & (M_GET | M_HEAD)))

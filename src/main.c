@@ -25,6 +25,7 @@
 #include "snapshot.h"
 #include "tftp_server.h"
 #include "util.h"
+#include "vfs.h"
 #include "watch.h"
 
 /* Exit codes (documented in --help and README). */
@@ -33,14 +34,14 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3 };
 static const char usage_text[] =
     "Usage: autopxe [OPTIONS] COMMAND [ARGS]\n"
     "\n"
-    "Network-boot server: scans RootfsPath for kernels, serves per-MAC iPXE menus, kernels and\n"
-    "initrds over TFTP and HTTP.\n"
+    "Network-boot server: scans RootfsPath for kernels, serves per-MAC iPXE, GRUB and PXELINUX menus,\n"
+    "kernels and initrds over TFTP and HTTP.\n"
     "\n"
     "Commands:\n"
     "  serve                 run the TFTP and HTTP servers (default command)\n"
     "  scan [--json]         print what the rootfs scanner finds, and what it skipped and why\n"
-    "  render --mac MAC [--ip ADDR] [--via http|tftp] [--server-ip ADDR] [DISTRO]\n"
-    "                        print exactly the script a client with MAC gets (DISTRO: a submenu)\n"
+    "  render --mac MAC [--format ipxe|grub|pxelinux] [--ip ADDR] [--via http|tftp] [--server-ip ADDR]\n"
+    "         [DISTRO]       print exactly the menu a client with MAC gets (DISTRO: an iPXE submenu)\n"
     "  check-config          load config, scan and templates; print every error/warning\n"
     "  version               print the version\n"
     "\n"
@@ -55,6 +56,8 @@ static const char usage_text[] =
     "      --log-level L     error|warn|info|debug (overrides LogLevel)\n"
     "      --json            scan: JSON output\n"
     "  -m, --mac MAC         render: client MAC in any common spelling\n"
+    "      --format F        render: ipxe (autopxe-<mac>), grub (grub/grub.cfg-01-<mac>) or pxelinux\n"
+    "                        (pxelinux.cfg/01-<mac>) [ipxe]\n"
     "      --ip ADDR         render: client IP shown in the menu\n"
     "      --via PROTO       render: protocol the menu is fetched over (http: /boot/... paths on the\n"
     "                        same server; tftp: kernels over HTTP when HTTP is on) [http]\n"
@@ -68,7 +71,7 @@ static const char usage_text[] =
 struct opts {
 	const char *config;
 	const char *tftp_listen, *http_listen, *templates, *log_level;
-	const char *mac, *ip, *via, *server_ip;
+	const char *mac, *ip, *via, *server_ip, *format;
 	int json;
 	int proxy_dhcp;
 	int demo; /* config was generated */
@@ -399,6 +402,19 @@ static int cmd_render(struct opts *o, const char *submenu)
 		fprintf(stderr, "autopxe: --via takes http or tftp\n");
 		return EXIT_USAGE;
 	}
+	enum menu_format fmt = MENU_FORMAT_IPXE;
+	if (o->format && strcmp(o->format, "grub") == 0)
+		fmt = MENU_FORMAT_GRUB;
+	else if (o->format && strcmp(o->format, "pxelinux") == 0)
+		fmt = MENU_FORMAT_PXELINUX;
+	else if (o->format && strcmp(o->format, "ipxe") != 0) {
+		fprintf(stderr, "autopxe: --format takes ipxe, grub or pxelinux\n");
+		return EXIT_USAGE;
+	}
+	if (fmt != MENU_FORMAT_IPXE && submenu) {
+		fprintf(stderr, "autopxe: a DISTRO submenu exists in the ipxe format only\n");
+		return EXIT_USAGE;
+	}
 	struct snapshot *s = build_or_report();
 	if (!s)
 		return EXIT_CONFIG;
@@ -406,10 +422,11 @@ static int cmd_render(struct opts *o, const char *submenu)
 	if (via_tftp)
 		snapshot_http_base(s, o->server_ip ? o->server_ip : "", 0, base, sizeof base);
 	struct render_client cl = {.ip = o->ip ? o->ip : "", .via = via_tftp ? RENDER_TFTP : RENDER_HTTP,
-	                           .file_base = base[0] ? base : NULL};
+	                           .file_base = base[0] ? base : NULL, .menu_c32 = vfs_boot_has(s->vfs, "menu.c32")};
 	memcpy(cl.mac, mac, 6);
 	sbuf out = SBUF_INIT;
-	int rc = render_menu(s->cfg, s->cat, s->tmpl, &cl, submenu, &out);
+	int rc = fmt == MENU_FORMAT_IPXE ? render_menu(s->cfg, s->cat, s->tmpl, &cl, submenu, &out)
+	                                 : render_format(s->cfg, s->cat, s->tmpl, &cl, fmt, &out);
 	int ret = EXIT_OK;
 	if (rc == -ENOENT) {
 		fprintf(stderr, "autopxe: no distro '%s' in the catalog\n", submenu ? submenu : "");
@@ -443,13 +460,14 @@ static int cmd_check(void)
 
 int main(int argc, char **argv)
 {
-	enum { O_TFTP = 256, O_HTTP, O_TEMPLATES, O_LOG, O_JSON, O_IP, O_VIA, O_SERVER_IP, O_PROXY_DHCP };
+	enum { O_TFTP = 256, O_HTTP, O_TEMPLATES, O_LOG, O_JSON, O_IP, O_VIA, O_SERVER_IP, O_PROXY_DHCP, O_FORMAT };
 	static const struct option lopts[] = {
 	    {"config", required_argument, NULL, 'c'},      {"tftp-listen", required_argument, NULL, O_TFTP},
 	    {"http-listen", required_argument, NULL, O_HTTP}, {"templates", required_argument, NULL, O_TEMPLATES},
 	    {"log-level", required_argument, NULL, O_LOG}, {"json", no_argument, NULL, O_JSON},
 	    {"mac", required_argument, NULL, 'm'},         {"ip", required_argument, NULL, O_IP},
 	    {"via", required_argument, NULL, O_VIA},       {"server-ip", required_argument, NULL, O_SERVER_IP},
+	    {"format", required_argument, NULL, O_FORMAT},
 	    {"help", no_argument, NULL, 'h'},              {"version", no_argument, NULL, 'V'},
 	    {"proxy-dhcp", no_argument, NULL, O_PROXY_DHCP},
 	    {NULL, 0, NULL, 0},
@@ -470,6 +488,7 @@ int main(int argc, char **argv)
 		case O_IP: o.ip = optarg; break;
 		case O_VIA: o.via = optarg; break;
 		case O_SERVER_IP: o.server_ip = optarg; break;
+		case O_FORMAT: o.format = optarg; break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
 		case 'V': printf("autopxe %s\n", AUTOPXE_VERSION); return EXIT_OK;
 		default: fputs("Try 'autopxe --help'.\n", stderr); return EXIT_USAGE;

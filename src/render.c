@@ -324,12 +324,25 @@ int menu_request_parse(const char *name, size_t len, uint8_t mac[6], char *subme
 
 /* ---------------------------------------------------------------- templates */
 
-enum { T_MAIN, T_DISTRO, T_BOOT, T_COMMON, T_COUNT };
-static const char *const tmpl_names[T_COUNT] = {"main", "distro", "boot", "common"};
+/* Every template file, by dialect. A {{>name}} includes the template of that name in the same dialect. */
+enum { T_MAIN, T_DISTRO, T_BOOT, T_COMMON, T_GRUB_LOADER, T_GRUB_MAIN, T_GRUB_BOOT, T_PXE_MAIN, T_PXE_BOOT, T_COUNT };
+enum { D_IPXE, D_GRUB, D_PXE, D_COUNT };
+static const struct {
+	const char *name, *file;
+	int dialect;
+} tdefs[T_COUNT] = {
+    {"main", "main.ipxe.tmpl", D_IPXE},         {"distro", "distro.ipxe.tmpl", D_IPXE},
+    {"boot", "boot.ipxe.tmpl", D_IPXE},         {"common", "common.ipxe.tmpl", D_IPXE},
+    {"loader", "loader.grub.tmpl", D_GRUB},     {"main", "main.grub.tmpl", D_GRUB},
+    {"boot", "boot.grub.tmpl", D_GRUB},         {"main", "main.pxelinux.tmpl", D_PXE},
+    {"boot", "boot.pxelinux.tmpl", D_PXE},
+};
+static const char *const dialect_names[D_COUNT] = {"ipxe", "grub", "pxelinux"};
 
 struct menu_templates {
 	struct tmpl *t[T_COUNT];
-	struct tmpl_partial partials[T_COUNT];
+	struct tmpl_partial partials[D_COUNT][T_COUNT]; /* per dialect, its own templates */
+	size_t n_partials[D_COUNT];
 };
 
 /* Every name the renderer provides in some scope; others are reported as likely typos. */
@@ -338,7 +351,8 @@ static const char *const known_names[] = {
     "default_label", "cancel_label", "retries", "retry_steps", "n", "next", "retry_delay", "failure_label",
     "failure_text", "default", "distros", "has_distros", "label", "path", "releases", "distro", "pretty", "entries",
     "action_item", "id", "release", "kernel", "kernel_version", "template", "cmdline", "kernel_name", "kernel_url",
-    "initrd_name", "initrd_url", "is_default", "file_base",
+    "initrd_name", "initrd_url", "is_default", "file_base", "kernel_path", "initrd_path", "cmdline_args",
+    "timeout_s", "timeout_ds", "fallback_label", "menu_c32", "has_mac", "has_entries",
 };
 
 static const struct menu_template_src *builtin_src(const char *file)
@@ -352,6 +366,7 @@ static const struct menu_template_src *builtin_src(const char *file)
 struct check_ctx {
 	struct diag *d;
 	const char *file;
+	int dialect;
 	int bad_partial;
 	int refs[T_COUNT]; /* partials this template includes */
 };
@@ -360,14 +375,19 @@ static void check_tag(void *arg, enum tmpl_tag kind, const char *name, int line,
 {
 	struct check_ctx *c = arg;
 	if (kind == TMPL_TAG_PARTIAL) {
+		char known[128] = "";
 		for (int i = 0; i < T_COUNT; i++) {
-			if (strcmp(tmpl_names[i], name) == 0) {
+			if (tdefs[i].dialect != c->dialect)
+				continue;
+			if (strcmp(tdefs[i].name, name) == 0) {
 				c->refs[i] = 1;
 				return;
 			}
+			snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", known[0] ? ", " : "",
+			         tdefs[i].name);
 		}
-		diag_add(c->d, DIAG_ERROR, c->file, line, col, "unknown partial '%s' (known: boot, common, main, distro)",
-		         name);
+		diag_add(c->d, DIAG_ERROR, c->file, line, col, "unknown partial '%s' (known in %s templates: %s)", name,
+		         dialect_names[c->dialect], known);
 		c->bad_partial = 1;
 		return;
 	}
@@ -426,7 +446,7 @@ struct menu_templates *menu_templates_load(const char *dir, struct diag *d)
 	}
 	for (int i = 0; i < T_COUNT; i++) {
 		char file[64], path[4096];
-		snprintf(file, sizeof file, "%s.ipxe.tmpl", tmpl_names[i]);
+		snprintf(file, sizeof file, "%s", tdefs[i].file);
 		const struct menu_template_src *bs = builtin_src(file);
 		char *text = NULL;
 		size_t len = 0;
@@ -460,17 +480,18 @@ struct menu_templates *menu_templates_load(const char *dir, struct diag *d)
 			failed = 1;
 			continue;
 		}
-		struct check_ctx c = {.d = d, .file = shown};
+		struct check_ctx c = {.d = d, .file = shown, .dialect = tdefs[i].dialect};
 		tmpl_each_tag(mt->t[i], check_tag, &c);
 		if (c.bad_partial)
 			failed = 1;
 		memcpy(refs[i], c.refs, sizeof c.refs);
-		mt->partials[i].name = tmpl_names[i];
-		mt->partials[i].t = mt->t[i];
+		int dl = tdefs[i].dialect;
+		mt->partials[dl][mt->n_partials[dl]].name = tdefs[i].name;
+		mt->partials[dl][mt->n_partials[dl]++].t = mt->t[i];
 	}
 	if (dir && from_dir == 0 && !failed)
-		diag_add(d, DIAG_WARNING, dir, 0, 0, "no *.ipxe.tmpl files here; using the built-in templates");
-	/* partials must not include themselves, directly or through others: transitive closure of 4 nodes */
+		diag_add(d, DIAG_WARNING, dir, 0, 0, "no *.tmpl files here; using the built-in templates");
+	/* partials must not include themselves, directly or through others: transitive closure */
 	for (int k = 0; k < T_COUNT; k++)
 		for (int i = 0; i < T_COUNT; i++)
 			for (int j = 0; j < T_COUNT; j++)
@@ -479,7 +500,7 @@ struct menu_templates *menu_templates_load(const char *dir, struct diag *d)
 	for (int i = 0; i < T_COUNT && !failed; i++) {
 		if (refs[i][i]) {
 			diag_add(d, DIAG_ERROR, dir ? dir : "<builtin>", 0, 0, "template '%s' includes itself through partials",
-			         tmpl_names[i]);
+			         tdefs[i].file);
 			failed = 1;
 		}
 	}
@@ -514,6 +535,9 @@ struct rctx {
 	sbuf iso_url, iso_label, image_path, image_url; /* per release, see set_media_vars */
 	const struct scan_release *media_of;
 	const struct cfg_host *host;
+	int dialect; /* D_IPXE, D_GRUB, D_PXE */
+	int has_mac; /* 0: a generic config (grub.cfg, pxelinux.cfg/default): no MAC, DefaultDistro */
+	size_t n_entries; /* boot entries rendered so far */
 };
 
 static void warn(struct rctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -525,6 +549,9 @@ static void warn(struct rctx *x, const char *fmt, ...)
 	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
 	text_clean(raw, clean, sizeof clean);
+	for (char *c = clean; x->dialect == D_GRUB && *c; c++) /* GRUB echoes it inside single quotes */
+		if (*c == '\'')
+			*c = '"';
 	if (!x->warnings)
 		x->warnings = tmpl_set_list(x->data, x->root, "warnings");
 	tmpl_set_str(x->data, tmpl_list_add_obj(x->data, x->warnings), "text", clean);
@@ -641,6 +668,64 @@ static int entry_cmdline(struct rctx *x, const struct scan_release *r, const cha
 	return expand_vars(t->value, builtins, x->cfg, &x->cmd);
 }
 
+/* A word (path, label) safe in both GRUB single quotes and a PXELINUX line: printable ASCII, no blank,
+ * no quote, no backslash. */
+static int plain_word(const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || strchr("'\"\\", *s))
+			return 0;
+	return 1;
+}
+
+int plain_value(const char *s)
+{
+	if (!s)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f || strchr("'\"\\", *s))
+			return 0;
+	return 1;
+}
+
+/* Why the entry in x->id/x->cmd (kernel k) cannot be written into a GRUB or PXELINUX menu, or NULL. */
+static const char *dialect_refusal(const struct rctx *x, const struct scan_kernel *k)
+{
+	if (!plain_word(x->id.data))
+		return "its boot id holds a blank, quote or backslash";
+	if (!plain_word(k->id) || !plain_word(k->kernel_path) || (k->initrd_path && !plain_word(k->initrd_path)))
+		return "its kernel version, kernel or initrd path holds a blank, quote or backslash";
+	if (!plain_value(x->cmd.data))
+		return "its command line holds a quote or backslash (GRUB cannot pass it on exactly)";
+	if (strstr(x->cmd.data, "${"))
+		return "its command line uses a variable only iPXE expands at boot time";
+	return NULL;
+}
+
+/* cmdline_args: each blank-separated word of x->cmd in single quotes (GRUB expands nothing inside them, and
+ * grub's linux command joins its arguments with one blank, so the kernel sees the words as written). */
+static void set_grub_args(struct rctx *x, struct tmpl_val *e)
+{
+	int rc = 0;
+	const char *c = x->cmd.data ? x->cmd.data : "";
+	sbuf_reset(&x->join);
+	rc = sbuf_append(&x->join, "", 0);
+	while (!rc && *c) {
+		while (*c == ' ')
+			c++;
+		size_t n = strcspn(c, " ");
+		if (n)
+			rc = sbuf_printf(&x->join, "%s'%.*s'", x->join.len ? " " : "", (int)n, c);
+		c += n;
+	}
+	if (rc)
+		tmpl_set_bool(x->data, NULL, "cmdline_args", 0); /* records the failure */
+	else
+		tmpl_set_strn(x->data, e, "cmdline_args", x->join.data, x->join.len);
+}
+
 static int fill_entry(struct rctx *x, struct tmpl_val *parent, const char *field, const struct scan_release *r,
                       const char *distro, const struct scan_kernel *k, const char *kword, const struct cfg_kv *t,
                       int is_default)
@@ -652,6 +737,13 @@ static int fill_entry(struct rctx *x, struct tmpl_val *parent, const char *field
 	if (!ipxe_safe_value(x->cmd.data)) {
 		warn(x, "%s left out: its command line is not safe in an iPXE script", x->id.data);
 		return 1;
+	}
+	if (x->dialect != D_IPXE) {
+		const char *why = dialect_refusal(x, k);
+		if (why) {
+			warn(x, "%s left out: %s", x->id.data, why);
+			return 1;
+		}
 	}
 	struct tmpl_val *e = field ? tmpl_set_obj(d, parent, field) : tmpl_list_add_obj(d, parent);
 	tmpl_set_str(d, e, "label", x->id.data);
@@ -668,9 +760,16 @@ static int fill_entry(struct rctx *x, struct tmpl_val *parent, const char *field
 		tmpl_set_str(d, e, "initrd_name", "initrd");
 		set_join(x, e, "initrd_url", x->base, "boot/", k->initrd_path, NULL);
 	}
+	set_join(x, e, "kernel_path", "/boot/", k->kernel_path, NULL);
+	if (k->initrd_path)
+		set_join(x, e, "initrd_path", "/boot/", k->initrd_path, NULL);
+	if (x->dialect == D_GRUB)
+		set_grub_args(x, e);
 	tmpl_set_bool(d, e, "is_default", is_default);
 	int alias = strcmp(kword, k->id) != 0;
-	set_join(x, e, "text", kword, alias ? " (" : "", alias ? k->id : "", alias ? ")" : "", " ", t->key,
+	char kid[256]; /* the version behind an alias is a file name: shown cleaned */
+	text_clean(k->id, kid, sizeof kid);
+	set_join(x, e, "text", kword, alias ? " (" : "", alias ? kid : "", alias ? ")" : "", " ", t->key,
 	         is_default ? " [default]" : "", NULL);
 	return tmpl_data_error(d);
 }
@@ -853,6 +952,7 @@ static int build_release(struct rctx *x, struct tmpl_val *rels, const struct sca
 				return rc;
 			if (rc > 0)
 				continue;
+			x->n_entries++;
 			if (!first[0])
 				snprintf(first, lablen, "%s", x->id.data);
 			if (is_def)
@@ -896,6 +996,7 @@ static void rctx_init(struct rctx *x, const struct config *cfg, const struct cat
 	x->cfg = cfg;
 	x->cat = cat;
 	x->cl = cl;
+	x->has_mac = 1;
 	mac_colon(cl->mac, x->mac);
 	mac_hexraw(cl->mac, x->hex);
 	if (cl->ip && label_ok(cl->ip) && strlen(cl->ip) < sizeof x->ip)
@@ -972,7 +1073,7 @@ int render_menu(const struct config *cfg, const struct catalog *cat, const struc
 	if (!rc)
 		rc = tmpl_data_error(x.data);
 	if (!rc)
-		rc = tmpl_render(t->t[sd ? T_DISTRO : T_MAIN], x.root, t->partials, T_COUNT, out);
+		rc = tmpl_render(t->t[sd ? T_DISTRO : T_MAIN], x.root, t->partials[D_IPXE], t->n_partials[D_IPXE], out);
 out:
 	if (rc && out->data) {
 		out->len = start;
@@ -981,4 +1082,228 @@ out:
 	rctx_free(&x);
 	menu_templates_free(own);
 	return rc;
+}
+
+/* ---------------------------------------------------------------- GRUB 2 and PXELINUX */
+
+/* What GRUB and PXELINUX menus add to set_common: timeouts in their units, what the timeout and a failed boot do
+ * (neither has an iPXE shell: TimeoutAction shell waits at the menu). */
+static void set_dialect_common(struct rctx *x)
+{
+	struct tmpl_data *d = x->data;
+	const struct config *cfg = x->cfg;
+	enum menu_action ta = cfg ? cfg->timeout_action : ACTION_DEFAULT;
+	unsigned tmo = cfg ? cfg->menu_timeout_ms : 10000;
+	int wait = tmo == 0 || ta == ACTION_MENU || ta == ACTION_SHELL;
+	unsigned ds = tmo / 100 + (tmo % 100 ? 1 : 0);
+	if (wait) {
+		tmpl_set_str(d, x->root, "timeout_s", "-1"); /* GRUB: wait for a key */
+		tmpl_set_str(d, x->root, "timeout_ds", "0"); /* PXELINUX: 0 = no timeout */
+	} else {
+		tmpl_set_fmt(d, x->root, "timeout_s", "%u", tmo / 1000 + (tmo % 1000 ? 1 : 0));
+		tmpl_set_fmt(d, x->root, "timeout_ds", "%u", ds > 35996 ? 35996 : ds); /* PXELINUX's maximum */
+	}
+	enum menu_action fa = cfg ? cfg->failure_action : ACTION_EXIT;
+	if (fa == ACTION_EXIT || fa == ACTION_REBOOT)
+		tmpl_set_str(d, x->root, "fallback_label", fa == ACTION_EXIT ? "autopxe-exit" : "autopxe-reboot");
+	tmpl_set_bool(d, x->root, "menu_c32", x->cl->menu_c32);
+	tmpl_set_bool(d, x->root, "has_mac", x->has_mac);
+}
+
+/* The whole catalog in one config: `default` (the host's entry), `distros` each with `releases` and `entries`,
+ * `default_label` (the host's boot id, the TimeoutAction label, else autopxe-exit). */
+static int build_full(struct rctx *x)
+{
+	struct tmpl_data *d = x->data;
+	struct boot_target bt;
+	const char *id = NULL;
+	char deflabel[512] = "", first[512] = "", def[512] = "";
+	int have = host_default(x, &bt, &id, 1) == 0;
+	int rc;
+	set_dialect_common(x);
+	if (have && x->dialect == D_GRUB) { /* GRUB: a top-level entry `set default` names; PXELINUX: MENU DEFAULT */
+		rc = fill_entry(x, x->root, "default", bt.release, bt.distro->name, bt.kernel, bt.kernel_word, bt.tmpl, 1);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			snprintf(deflabel, sizeof deflabel, "%s", x->id.data);
+	}
+	struct tmpl_val *list = tmpl_set_list(d, x->root, "distros");
+	size_t n = 0;
+	for (size_t i = 0; x->cat && i < x->cat->n_distros; i++) {
+		const struct scan_distro *sd = &x->cat->distros[i];
+		if (!label_ok(sd->name) || strchr(sd->name, '/') || !plain_word(sd->name))
+			continue;
+		struct tmpl_val *o = tmpl_list_add_obj(d, list);
+		tmpl_set_fmt(d, o, "label", "autopxe-distro/%s", sd->name);
+		tmpl_set_str(d, o, "name", sd->name);
+		struct tmpl_val *rels = tmpl_set_list(d, o, "releases");
+		size_t before = x->n_entries;
+		for (size_t ri = 0; ri < sd->n_releases; ri++)
+			if ((rc = build_release(x, rels, sd, &sd->releases[ri], have && bt.distro == sd ? &bt : NULL, first, def,
+			                        sizeof first)))
+				return rc;
+		tmpl_set_bool(d, o, "has_entries", x->n_entries > before);
+		n++;
+	}
+	tmpl_set_bool(d, x->root, "has_distros", n > 0);
+	const char *atext;
+	const char *al = timeout_action_label(x->cfg, &atext);
+	if (al && strcmp(al, "autopxe-shell") == 0)
+		al = NULL;
+	const char *dl = al ? al : x->dialect == D_GRUB ? deflabel : def;
+	tmpl_set_str(d, x->root, "default_label", dl[0] ? dl : "autopxe-exit");
+	return tmpl_data_error(d);
+}
+
+/* GRUB / PXELINUX template `which` for client cl (has_mac 0: a generic config). Same contract as render_menu. */
+static int render_dialect(const struct config *cfg, const struct catalog *cat, const struct menu_templates *t,
+                          const struct render_client *cl, int has_mac, int which, sbuf *out)
+{
+	struct menu_templates *own = NULL;
+	struct rctx x;
+	size_t start = out->len;
+	int rc;
+	rctx_init(&x, cfg, cat, cl);
+	x.dialect = tdefs[which].dialect;
+	x.has_mac = has_mac;
+	if (!plain_word(x.ip)) /* shown in comments and ${ip}: never a quote */
+		x.ip[0] = '\0';
+	if (!has_mac)
+		x.mac[0] = x.hex[0] = '\0';
+	if (!t) { /* convenience for tools and tests: the built-in templates */
+		struct diag dg;
+		diag_init(&dg);
+		own = menu_templates_load(NULL, &dg);
+		diag_free(&dg);
+		if (!own) {
+			rctx_free(&x);
+			return -ENOMEM;
+		}
+		t = own;
+	}
+	x.host = has_mac ? find_host(cfg, cl->mac) : NULL;
+	x.data = tmpl_data_new();
+	x.root = tmpl_data_root(x.data);
+	rc = x.data ? 0 : -ENOMEM;
+	if (!rc) {
+		set_common(&x);
+		rc = build_full(&x);
+	}
+	if (!rc)
+		rc = tmpl_data_error(x.data);
+	if (!rc)
+		rc = tmpl_render(t->t[which], x.root, t->partials[x.dialect], t->n_partials[x.dialect], out);
+	if (rc && out->data) {
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	rctx_free(&x);
+	menu_templates_free(own);
+	return rc;
+}
+
+/* 1..8 hex digits (a PXELINUX / GRUB IP-address config name, C0A80001 .. C). */
+static int hex_ip_name(const char *s, size_t n)
+{
+	if (n < 1 || n > 8)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+int menu_name_parse(const char *name, size_t len, struct menu_request *rq)
+{
+	static const char *const grub_dirs[] = {"grub/", "boot/grub/"};
+	memset(rq, 0, sizeof *rq);
+	if (!name)
+		return 0;
+	int m = menu_request_parse(name, len, rq->mac, rq->submenu, sizeof rq->submenu);
+	if (m != 0) {
+		rq->kind = MENU_IPXE;
+		rq->has_mac = 1;
+		return m;
+	}
+	size_t i = 0;
+	while (i < len && (name[i] == '/' || name[i] == '\\'))
+		i++;
+	const char *s = name + i;
+	size_t n = len - i;
+	if (memchr(s, '\0', n))
+		return 0;
+	const char *rest = NULL;
+	size_t rn = 0;
+	for (size_t k = 0; k < ARRAY_SIZE(grub_dirs) && !rest; k++) {
+		size_t pl = strlen(grub_dirs[k]);
+		if (n >= pl + 8 && memcmp(s, grub_dirs[k], pl) == 0 && memcmp(s + pl, "grub.cfg", 8) == 0) {
+			rest = s + pl + 8;
+			rn = n - pl - 8;
+			rq->kind = MENU_GRUB;
+		}
+	}
+	if (!rest && n >= 13 && memcmp(s, "pxelinux.cfg/", 13) == 0) {
+		rest = s + 13;
+		rn = n - 13;
+		rq->kind = MENU_PXELINUX;
+		if (rn == 7 && memcmp(rest, "default", 7) == 0)
+			return 1;
+	} else if (rest) {
+		if (rn == 0) {
+			rq->kind = MENU_GRUB_LOADER;
+			return 1;
+		}
+		if (rest[0] != '-') {
+			rq->kind = 0;
+			return 0; /* grub.cfg.bak, ...: a file */
+		}
+		rest++;
+		rn--;
+	}
+	if (!rest) {
+		rq->kind = 0;
+		return 0;
+	}
+	if (hex_ip_name(rest, rn))
+		return 1;
+	if (rn > 3 && memcmp(rest, "01-", 3) == 0) {
+		/* "01-" (ARP type Ethernet) and the MAC in any spelling: GRUB's own names use hyphens, the loader's
+		 * ${net_default_mac} colons */
+		if (mac_parse(rest + 3, rn - 3, rq->mac) != 0)
+			return -EINVAL;
+		rq->has_mac = 1;
+		return 1;
+	}
+	rq->kind = 0; /* pxelinux.cfg/<uuid>, ...: a file (StaticDir / BootDir may have it) */
+	return 0;
+}
+
+int render_request(const struct config *cfg, const struct catalog *cat, const struct menu_templates *t,
+                   const struct render_client *cl, const struct menu_request *rq, sbuf *out)
+{
+	if (!cl || !rq)
+		return -EINVAL;
+	struct render_client c = *cl;
+	if (rq->has_mac)
+		memcpy(c.mac, rq->mac, 6);
+	else
+		memset(c.mac, 0, 6);
+	if (rq->kind == MENU_IPXE)
+		return render_menu(cfg, cat, t, &c, rq->submenu, out);
+	int which = rq->kind == MENU_GRUB_LOADER ? T_GRUB_LOADER : rq->kind == MENU_GRUB ? T_GRUB_MAIN : T_PXE_MAIN;
+	return render_dialect(cfg, cat, t, &c, rq->has_mac, which, out);
+}
+
+int render_format(const struct config *cfg, const struct catalog *cat, const struct menu_templates *t,
+                  const struct render_client *cl, enum menu_format f, sbuf *out)
+{
+	struct menu_request rq = {.kind = f == MENU_FORMAT_GRUB       ? MENU_GRUB
+	                                  : f == MENU_FORMAT_PXELINUX ? MENU_PXELINUX
+	                                                              : MENU_IPXE,
+	                          .has_mac = 1};
+	if (!cl)
+		return -EINVAL;
+	memcpy(rq.mac, cl->mac, 6);
+	return render_request(cfg, cat, t, cl, &rq, out);
 }

@@ -1,4 +1,4 @@
-/* render.h - the #!ipxe menu renderer: boot ids, ${var} cmdline expansion, menu templates. */
+/* render.h - the menu renderer (iPXE, GRUB 2, PXELINUX dialects): boot ids, ${var} cmdline expansion, templates. */
 #ifndef AUTOPXE_RENDER_H
 #define AUTOPXE_RENDER_H
 
@@ -12,7 +12,7 @@
 
 struct menu_templates; /* compiled menu templates (opaque) */
 
-/* Load and compile the menu templates from dir (main.ipxe.tmpl, distro.ipxe.tmpl, ...; see
+/* Load and compile the menu templates of every dialect from dir (main.ipxe.tmpl, main.grub.tmpl, ...; see
  * templates/README.md). dir == NULL: use the copies compiled into the binary.
  * Errors (with file:line:col) go to d; returns NULL on error. Free with menu_templates_free(). */
 struct menu_templates *menu_templates_load(const char *dir, struct diag *d);
@@ -58,8 +58,47 @@ struct render_client {
 	const char *ip;        /* client IP as text, "" if unknown */
 	enum render_proto via; /* protocol the menu was fetched over */
 	const char *file_base; /* NULL: kernel/initrd paths relative to the script; else an absolute
-	                          prefix ending in '/', e.g. "http://192.0.2.1:80/" */
+	                          prefix ending in '/', e.g. "http://192.0.2.1:80/" (iPXE menus only: GRUB and
+	                          PXELINUX load kernels from the server and protocol their config came from) */
+	int menu_c32;          /* PXELINUX: menu.c32 is in BootDir (then `UI menu.c32`, else `PROMPT 1`) */
 };
+
+/* The menu dialects and what a request name asks for (see menu_name_parse). */
+enum menu_kind {
+	MENU_IPXE = 1, /* autopxe-<mac>[/<distro>] */
+	MENU_GRUB,     /* grub/grub.cfg-01-<mac>, grub/grub.cfg-<hex IP> (generic) */
+	MENU_GRUB_LOADER, /* grub/grub.cfg: configfile on $net_default_mac, then the generic menu */
+	MENU_PXELINUX, /* pxelinux.cfg/01-<mac>, pxelinux.cfg/<hex IP> and pxelinux.cfg/default (generic) */
+};
+enum menu_format { MENU_FORMAT_IPXE, MENU_FORMAT_GRUB, MENU_FORMAT_PXELINUX };
+
+struct menu_request {
+	enum menu_kind kind;
+	int has_mac;       /* 0: a generic config (no MAC in the name): DefaultDistro is the default */
+	uint8_t mac[6];    /* when has_mac */
+	char submenu[128]; /* iPXE only: "" = the main menu */
+};
+
+/* Recognise any menu request name (a leading '/' or '\' is tolerated; GRUB names also under boot/grub/):
+ *   autopxe-<mac>[/<distro>], autopxe/<mac>[/<distro>]                  iPXE
+ *   grub/grub.cfg-01-<mac>, grub/grub.cfg-<1..8 hex digits>, grub/grub.cfg   GRUB 2
+ *   pxelinux.cfg/01-<mac>, pxelinux.cfg/<1..8 hex digits>, pxelinux.cfg/default   PXELINUX
+ * Any MAC spelling of mac_parse(). 1 (filled), 0 (not a menu name: a file), -EINVAL (a menu name with a bad
+ * MAC or submenu). Pure. */
+int menu_name_parse(const char *name, size_t len, struct menu_request *rq);
+
+/* Render what rq names for client cl (cl->mac is ignored: rq's MAC counts). Deterministic.
+ * 0, -ENOENT (unknown submenu), -ENOMEM, -E2BIG. Appends to out (left as it was on error). */
+int render_request(const struct config *cfg, const struct catalog *cat, const struct menu_templates *t,
+                   const struct render_client *cl, const struct menu_request *rq, sbuf *out);
+
+/* The per-MAC menu of one dialect (iPXE: the main menu), as `autopxe render --format` prints it. */
+int render_format(const struct config *cfg, const struct catalog *cat, const struct menu_templates *t,
+                  const struct render_client *cl, enum menu_format f, sbuf *out);
+
+/* True (1) when s can be one GRUB kernel argument inside single quotes and one PXELINUX APPEND word exactly:
+ * printable ASCII without ', " and \. */
+int plain_value(const char *s);
 
 /* The expanded command line of a resolved boot target for client cl, exactly as its menu entry has it
  * (every ${...} the renderer provides, ISO and image variables included). Appends to out; 0, -EINVAL,

@@ -602,7 +602,7 @@ static void sess_end(struct tftp_loop *s, struct sess *x, enum tftp_outcome o, c
 	if (bytes > x->size)
 		bytes = x->size;
 	char mac[24] = "";
-	if (x->is_menu) {
+	if (x->is_menu == 1) {
 		char m[18];
 		mac_colon(x->mac, m);
 		snprintf(mac, sizeof mac, " mac=%s", m);
@@ -887,8 +887,9 @@ static void start_request(struct tftp_loop *s, struct req_ctx *r, const uint8_t 
 	x->file_fd = -1;
 	sanitize(rq.file, rq.file_len, x->name, sizeof x->name);
 
-	char sub[128];
-	int m = menu_request_parse(rq.file, rq.file_len, x->mac, sub, sizeof sub);
+	struct menu_request mrq;
+	int m = menu_name_parse(rq.file, rq.file_len, &mrq);
+	memcpy(x->mac, mrq.mac, 6);
 	if (m == 0 && autoexec_request_match(rq.file, rq.file_len)) {
 		/* Stock iPXE asks its TFTP server for autoexec.ipxe: answer with the chain script, pointing at the
 		 * address this request came in on. */
@@ -910,10 +911,11 @@ static void start_request(struct tftp_loop *s, struct req_ctx *r, const uint8_t 
 		addr_ip_text(&r->local, local_ip, sizeof local_ip);
 		addr_ip_text(&r->peer, peer_ip, sizeof peer_ip);
 		snapshot_http_base(snap, local_ip, r->local.ss_family == AF_INET6, base, sizeof base);
-		struct render_client cl = {.ip = peer_ip, .via = RENDER_TFTP, .file_base = base[0] ? base : NULL};
+		struct render_client cl = {.ip = peer_ip, .via = RENDER_TFTP, .file_base = base[0] ? base : NULL,
+		                           .menu_c32 = vfs_boot_has(snap->vfs, "menu.c32")};
 		memcpy(cl.mac, x->mac, 6);
 		sbuf out = SBUF_INIT;
-		rc = render_menu(snap->cfg, snap->cat, snap->tmpl, &cl, sub, &out);
+		rc = render_request(snap->cfg, snap->cat, snap->tmpl, &cl, &mrq, &out);
 		if (rc) {
 			sbuf_free(&out);
 			if (rc == -ENOENT)
@@ -930,7 +932,7 @@ static void start_request(struct tftp_loop *s, struct req_ctx *r, const uint8_t 
 			refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "server busy, retry", TFTP_OUT_BUSY, "out of memory");
 			goto drop;
 		}
-		x->is_menu = 1;
+		x->is_menu = mrq.has_mac ? 1 : 2; /* 2: a generic config, no MAC to log */
 		x->src_size = x->mem_len;
 		metrics_tftp_menu();
 	} else {

@@ -1,4 +1,4 @@
-/* vfs.c - maps client file names to open read-only fds under the served roots (catalog, IPXEDir, StaticDir). */
+/* vfs.c - maps client file names to open read-only fds under the served roots (catalog, IPXEDir, BootDir, StaticDir). */
 #include "vfs.h"
 
 #include <errno.h>
@@ -30,6 +30,7 @@ struct vfs {
 	int root_fd;   /* RootfsPath (O_PATH), -1 when missing */
 	int cache_fd;  /* the catalog's cache dir (O_PATH), -1 when none */
 	int ipxe_fd;   /* IPXEDir, -1 when missing */
+	int boot_fd;   /* BootDir (GRUB / PXELINUX binaries, any depth), -1 when unset/missing */
 	int static_fd; /* StaticDir, -1 when unset/missing */
 	struct vfs_entry *e;
 	size_t n;
@@ -93,7 +94,7 @@ static int open_dir(const char *path, const char *what, struct diag *d)
 struct vfs *vfs_new(const struct config *cfg, const struct catalog *cat, struct diag *d)
 {
 	struct vfs *v = xcalloc(1, sizeof *v);
-	v->root_fd = v->cache_fd = v->ipxe_fd = v->static_fd = -1;
+	v->root_fd = v->cache_fd = v->ipxe_fd = v->boot_fd = v->static_fd = -1;
 	size_t cap = 0;
 	if (cat) {
 		v->root_fd = open_dir(cat->root, "RootfsPath", d);
@@ -141,6 +142,8 @@ struct vfs *vfs_new(const struct config *cfg, const struct catalog *cat, struct 
 			         "run `make ipxe` or point IPXEDir at them; menus and kernels are served anyway",
 			         cfg->ipxe_dir);
 	}
+	if (cfg && cfg->boot_dir)
+		v->boot_fd = open_dir(cfg->boot_dir, "BootDir", d);
 	if (cfg && cfg->static_dir)
 		v->static_fd = open_dir(cfg->static_dir, "StaticDir", d);
 	return v;
@@ -161,6 +164,8 @@ void vfs_free(struct vfs *v)
 		close(v->cache_fd);
 	if (v->ipxe_fd >= 0)
 		close(v->ipxe_fd);
+	if (v->boot_fd >= 0)
+		close(v->boot_fd);
 	if (v->static_fd >= 0)
 		close(v->static_fd);
 	free(v);
@@ -312,6 +317,14 @@ int vfs_open(const struct vfs *v, const char *name, size_t len, struct stat *st,
 			return fd;
 		}
 	}
+	if (v->boot_fd >= 0) {
+		int fd = open_file(v->boot_fd, norm, st);
+		if (fd != -ENOENT && fd != -ENOTDIR) {
+			if (kind)
+				*kind = VFS_BOOT;
+			return fd;
+		}
+	}
 	if (v->static_fd >= 0) {
 		if (kind)
 			*kind = VFS_STATIC;
@@ -322,3 +335,9 @@ int vfs_open(const struct vfs *v, const char *name, size_t len, struct stat *st,
 
 size_t vfs_catalog_count(const struct vfs *v) { return v->n; }
 int vfs_ipxe_present(const struct vfs *v) { return v->ipxe_present; }
+
+int vfs_boot_has(const struct vfs *v, const char *name)
+{
+	struct stat st;
+	return v && v->boot_fd >= 0 && fstatat(v->boot_fd, name, &st, 0) == 0 && S_ISREG(st.st_mode);
+}

@@ -15,11 +15,14 @@
  *                                          ISO images (boot/iso/x.iso) and the boot files inside
  *                                          them (boot/iso/x.iso/casper/vmlinuz, read from CacheDir)
  *   <name>                                 a regular file directly in IPXEDir (undionly.kpxe, ...)
+ *   <path>                                 a regular file under BootDir, any depth (grubnetx64.efi,
+ *                                          grub/x86_64-efi/normal.mod, pxelinux.0, ldlinux.c32, ...)
  *   <path>                                 a regular file under StaticDir, any depth
- * Menu names (autopxe-<mac>...) are handled by the front ends before vfs_open. */
+ * Earlier roots win. Menu names (autopxe-<mac>..., grub/grub.cfg..., pxelinux.cfg/...; menu_name_parse)
+ * are handled by the front ends before vfs_open. */
 struct vfs;
 
-enum vfs_kind { VFS_CATALOG = 1, VFS_IPXE, VFS_STATIC };
+enum vfs_kind { VFS_CATALOG = 1, VFS_IPXE, VFS_STATIC, VFS_BOOT };
 
 /* Build the index for a config + catalog. Missing IPXEDir/StaticDir are warnings in d.
  * Caller frees with vfs_free(). NULL only on OOM. */
@@ -40,5 +43,7 @@ int vfs_open(const struct vfs *v, const char *name, size_t len, struct stat *st,
 /* Number of names served from the catalog / whether the iPXE directory has binaries. */
 size_t vfs_catalog_count(const struct vfs *v);
 int vfs_ipxe_present(const struct vfs *v);
+/* 1 when BootDir holds the regular file `name` at its top (e.g. "menu.c32"), else 0. */
+int vfs_boot_has(const struct vfs *v, const char *name);
 
 #endif

@@ -1,5 +1,5 @@
 #!/bin/sh
-# gen-builtin.sh - regenerate src/templates_builtin.c from templates/*.ipxe.tmpl (check_render keeps them equal)
+# gen-builtin.sh - regenerate src/templates_builtin.c from templates/*.tmpl (check_render keeps them equal)
 set -e
 cd "$(dirname "$0")/.."
 {
@@ -7,7 +7,7 @@ printf '/* templates_builtin.c - the default menu templates compiled into the bi
 printf '/* Regenerate with the command in templates/README.md; check_render keeps them byte-identical. */\n'
 printf '#include "render.h"\n\n'
 printf 'const struct menu_template_src menu_templates_builtin[] = {\n'
-for f in templates/*.ipxe.tmpl; do
+for f in templates/*.tmpl; do
 	printf '    {"%s",\n' "$(basename "$f")"
 	awk 'function esc(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); gsub(/\?/, "\\?", s); gsub(/\t/, "\\t", s); return s }
 	{ line = $0; while (length(line) > 90) { printf "     \"%s\"\n", esc(substr(line, 1, 90)); line = substr(line, 91) }

@@ -661,7 +661,7 @@ START_TEST(test_example_file)
 		o += n;
 		line += n;
 	}
-	ck_assert_int_eq(uncommented, 35); /* every optional key of config.h */
+	ck_assert_int_eq(uncommented, 36); /* every optional key of config.h */
 	diag_init(&d);
 	rc = config_load_buffer(out, strlen(out), "example-uncommented.yaml", &c, &d);
 	if (rc || d.n)

@@ -1,4 +1,4 @@
-/* check_render.c - tests for boot ids, ${var} expansion, menu request names and the rendered #!ipxe menus. */
+/* check_render.c - tests for boot ids, ${var} expansion, menu request names and the rendered iPXE, GRUB and PXELINUX menus. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "render.h"
 #include "tmpl.h"
 
@@ -1193,6 +1194,571 @@ START_TEST(test_templates_load_dir)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- GRUB 2 and PXELINUX dialects */
+
+static char *render_fmt(const struct config *cfg, const struct catalog *cat, const struct menu_templates *t,
+                        const struct render_client *cl, enum menu_format f)
+{
+	sbuf b = SBUF_INIT;
+	int rc = render_format(cfg, cat, t, cl, f, &b);
+	ck_assert_msg(rc == 0, "render_format(%d) = %d", (int)f, rc);
+	if (getenv("RENDER_DUMP"))
+		fprintf(stderr, "----- format %d\n%s", (int)f, b.data);
+	return sbuf_steal(&b);
+}
+
+static char *render_name(const struct config *cfg, const struct catalog *cat, const struct render_client *cl,
+                         const char *name)
+{
+	struct menu_request rq;
+	ck_assert_int_eq(menu_name_parse(name, strlen(name), &rq), 1);
+	sbuf b = SBUF_INIT;
+	int rc = render_request(cfg, cat, NULL, cl, &rq, &b);
+	ck_assert_msg(rc == 0, "render_request(%s) = %d", name, rc);
+	return sbuf_steal(&b);
+}
+
+/* The single-quoted word after `key '` on line (copied into out), or NULL. */
+static const char *quoted_after(const char *line, const char *key, char *out, size_t len)
+{
+	const char *p = strstr(line, key);
+	if (!p)
+		return NULL;
+	p += strlen(key);
+	const char *e = strchr(p, '\'');
+	if (!e)
+		return NULL;
+	snprintf(out, len, "%.*s", (int)(e - p), p);
+	return out;
+}
+
+/* GRUB: braces balance; every menuentry/submenu line opens a block; quotes pair up on every line; outside single
+ * quotes no byte GRUB's parser would act on (; | & $ < > " \ and a # after the line start); every
+ * `set default=` / `set fallback=` names a top-level entry id; top-level ids are unique. loader: the generic
+ * grub.cfg (its configfile line uses "${...}" on purpose and is checked by the caller). NULL or a message. */
+static const char *validate_grub(const char *cfg, int loader)
+{
+	static char msg[512];
+	struct labels top = {0};
+	char *copy = strdup(cfg), *save = NULL;
+	const char *err = NULL;
+	int depth = 0;
+	char want_default[256] = "", want_fallback[256] = "", q[256];
+	for (const char *p = cfg; *p; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t') || (unsigned char)*p >= 0x7f) {
+			free(copy);
+			return "control byte in config";
+		}
+	for (char *line = strtok_r(copy, "\n", &save); line && !err; line = strtok_r(NULL, "\n", &save)) {
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (line[0] == '#')
+			continue;
+		if (loader && (strstr(line, "net_default_mac") || strcmp(line, "fi") == 0))
+			continue;
+		int inq = 0, nq = 0;
+		for (const char *c = line; *c && !err; c++) {
+			if (*c == '\'') {
+				inq = !inq;
+				nq++;
+			} else if (!inq && strchr(";|&$<>\"\\#", *c)) {
+				snprintf(msg, sizeof msg, "unquoted '%c' in: %s", *c, line);
+				err = msg;
+			}
+		}
+		if (err)
+			break;
+		if (nq % 2) {
+			snprintf(msg, sizeof msg, "unbalanced quotes: %s", line);
+			err = msg;
+			break;
+		}
+		size_t n = strlen(line);
+		if (!strncmp(line, "menuentry ", 10) || !strncmp(line, "submenu ", 8)) {
+			if (n < 2 || strcmp(line + n - 2, " {") != 0) {
+				snprintf(msg, sizeof msg, "block line does not end in ' {': %s", line);
+				err = msg;
+				break;
+			}
+			if (!quoted_after(line, "--id '", q, sizeof q)) {
+				snprintf(msg, sizeof msg, "entry without --id: %s", line);
+				err = msg;
+				break;
+			}
+			if (depth == 0) {
+				if (has_label(&top, q)) {
+					snprintf(msg, sizeof msg, "top-level id '%s' twice", q);
+					err = msg;
+					break;
+				}
+				top.v = realloc(top.v, (top.n + 1) * sizeof *top.v);
+				top.v[top.n++] = strdup(q);
+			}
+			depth++;
+		} else if (strcmp(line, "}") == 0) {
+			if (--depth < 0) {
+				err = "'}' without a block";
+				break;
+			}
+		} else if (depth == 0 && !strncmp(line, "set default=", 12)) {
+			if (!quoted_after(line, "set default='", want_default, sizeof want_default))
+				err = "set default without a quoted id";
+		} else if (depth == 0 && !strncmp(line, "set fallback=", 13)) {
+			if (!quoted_after(line, "set fallback='", want_fallback, sizeof want_fallback))
+				err = "set fallback without a quoted id";
+		}
+	}
+	if (!err && depth != 0)
+		err = "unbalanced braces";
+	if (!err && !want_default[0])
+		err = "no set default";
+	if (!err && !has_label(&top, want_default)) {
+		snprintf(msg, sizeof msg, "set default='%s' names no top-level entry", want_default);
+		err = msg;
+	}
+	if (!err && want_fallback[0] && !has_label(&top, want_fallback)) {
+		snprintf(msg, sizeof msg, "set fallback='%s' names no top-level entry", want_fallback);
+		err = msg;
+	}
+	free(copy);
+	labels_free(&top);
+	return err;
+}
+
+/* PXELINUX: LABELs unique; DEFAULT and ONTIMEOUT name a LABEL; every LABEL boots something (KERNEL, LOCALBOOT,
+ * COM32); KERNEL comes with APPEND; no control bytes but tabs. NULL or a message. */
+static const char *validate_pxelinux(const char *cfg)
+{
+	static char msg[512];
+	struct labels labs = {0};
+	char *copy = strdup(cfg), *save = NULL;
+	const char *err = NULL;
+	char def[256] = "", ont[256] = "";
+	int open_label = 0, boots = 0, kernel = 0, append = 0;
+	for (const char *p = cfg; *p; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t') || (unsigned char)*p >= 0x7f) {
+			free(copy);
+			return "control byte in config";
+		}
+	for (char *line = strtok_r(copy, "\n", &save);; line = strtok_r(NULL, "\n", &save)) {
+		while (line && (*line == ' ' || *line == '\t'))
+			line++;
+		if (!line || !strncmp(line, "LABEL ", 6)) {
+			if (open_label && (!boots || (kernel && !append))) {
+				snprintf(msg, sizeof msg, "LABEL %s boots nothing or has no APPEND", labs.v[labs.n - 1]);
+				err = msg;
+			}
+			if (!line || err)
+				break;
+			const char *l = line + 6;
+			if (!*l || strchr(l, ' ') || has_label(&labs, l)) {
+				snprintf(msg, sizeof msg, "bad or repeated LABEL '%s'", l);
+				err = msg;
+				break;
+			}
+			labs.v = realloc(labs.v, (labs.n + 1) * sizeof *labs.v);
+			labs.v[labs.n++] = strdup(l);
+			open_label = 1;
+			boots = kernel = append = 0;
+		} else if (!strncmp(line, "KERNEL ", 7)) {
+			boots = kernel = 1;
+		} else if (!strncmp(line, "LOCALBOOT ", 10) || !strncmp(line, "COM32 ", 6)) {
+			boots = 1;
+		} else if (!strncmp(line, "APPEND ", 7)) {
+			append = 1;
+		} else if (!strncmp(line, "DEFAULT ", 8)) {
+			snprintf(def, sizeof def, "%s", line + 8);
+		} else if (!strncmp(line, "ONTIMEOUT ", 10)) {
+			snprintf(ont, sizeof ont, "%s", line + 10);
+		}
+	}
+	if (!err && (!def[0] || !has_label(&labs, def))) {
+		snprintf(msg, sizeof msg, "DEFAULT '%s' names no LABEL", def);
+		err = msg;
+	}
+	if (!err && ont[0] && !has_label(&labs, ont)) {
+		snprintf(msg, sizeof msg, "ONTIMEOUT '%s' names no LABEL", ont);
+		err = msg;
+	}
+	free(copy);
+	labels_free(&labs);
+	return err;
+}
+
+static void assert_grub(const char *s, int loader)
+{
+	const char *e = validate_grub(s, loader);
+	ck_assert_msg(e == NULL, "invalid GRUB config: %s\n%s", e, s);
+}
+
+static void assert_pxelinux(const char *s)
+{
+	const char *e = validate_pxelinux(s);
+	ck_assert_msg(e == NULL, "invalid PXELINUX config: %s\n%s", e, s);
+}
+
+/* The validators must catch what they claim to. */
+START_TEST(test_dialect_validators_catch)
+{
+	static const char *const bad_grub[] = {
+	    "set default='a'\nmenuentry 'x' --id 'a' {\n",                       /* unbalanced */
+	    "set default='b'\nmenuentry 'x' --id 'a' {\n}\n",                    /* default names nothing */
+	    "set default='a'\nmenuentry 'x' --id 'a' {\n\tlinux /k 'a'b'\n}\n",  /* odd quotes */
+	    "set default='a'\nmenuentry 'x' --id 'a' {\n\tlinux /k a;reboot\n}\n", /* unquoted ; */
+	    "set default='a'\nmenuentry 'x' --id 'a' {\n\tlinux /k $x\n}\n",     /* unquoted $ */
+	    "set default='a'\nsubmenu 's' --id 's' {\nmenuentry 'x' --id 'a' {\n}\n}\n", /* default in a submenu */
+	    "menuentry 'x' --id 'a' {\n}\n",                                      /* no default */
+	    "set default='a'\nmenuentry 'x' --id 'a' {\n}\n}\n",                 /* stray } */
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad_grub); i++)
+		ck_assert_msg(validate_grub(bad_grub[i], 0) != NULL, "GRUB validator accepted #%zu", i);
+	ck_assert_ptr_null(validate_grub("set default='a'\nmenuentry 'x' --id 'a' {\n\tlinux '/k' 'a;b'\n}\n", 0));
+	static const char *const bad_pxe[] = {
+	    "DEFAULT b\nLABEL a\n\tKERNEL /k\n\tAPPEND x\n",               /* DEFAULT names nothing */
+	    "DEFAULT a\nLABEL a\n\tKERNEL /k\n\tAPPEND x\nLABEL a\n\tLOCALBOOT -1\n", /* twice */
+	    "DEFAULT a\nLABEL a\n\tMENU LABEL x\n",                        /* boots nothing */
+	    "DEFAULT a\nLABEL a\n\tKERNEL /k\n",                           /* no APPEND */
+	    "DEFAULT a\nONTIMEOUT c\nLABEL a\n\tLOCALBOOT -1\n",          /* ONTIMEOUT names nothing */
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad_pxe); i++)
+		ck_assert_msg(validate_pxelinux(bad_pxe[i]) != NULL, "PXELINUX validator accepted #%zu", i);
+	ck_assert_ptr_null(validate_pxelinux("DEFAULT a\nLABEL a\n\tKERNEL /k\n\tAPPEND x\n"));
+}
+END_TEST
+
+/* Each dialect: byte-identical twice, structurally valid, for a host with and without a pin, and with a
+ * catalog of many entries. */
+START_TEST(test_dialects_deterministic_valid)
+{
+	struct config *cfg = test_config();
+	struct catalog *cat = small_catalog();
+	host_add(cfg, MAC2, "debian/bookworm/6.1.0-9-amd64/nfsrw", 40);
+	const uint8_t *macs[] = {MAC1, MAC2};
+	for (int m = 0; m < 2; m++) {
+		struct render_client cl = client(macs[m]);
+		for (int menu_c32 = 0; menu_c32 < 2; menu_c32++) {
+			cl.menu_c32 = menu_c32;
+			char *g1 = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_GRUB);
+			char *g2 = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_GRUB);
+			char *p1 = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_PXELINUX);
+			char *p2 = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_PXELINUX);
+			ck_assert_str_eq(g1, g2);
+			ck_assert_str_eq(p1, p2);
+			assert_grub(g1, 0);
+			assert_pxelinux(p1);
+			ck_assert_ptr_nonnull(strstr(p1, menu_c32 ? "\nUI menu.c32\n" : "\nPROMPT 1\n"));
+			ck_assert_ptr_null(strstr(p1, menu_c32 ? "\nPROMPT 1\n" : "\nUI menu.c32\n"));
+			free(g1);
+			free(g2);
+			free(p1);
+			free(p2);
+		}
+	}
+	free_catalog(cat);
+	cat = big_catalog(6, 4, 5);
+	struct render_client cl = client(MAC1);
+	free(cfg->default_distro);
+	cfg->default_distro = strdup("distro03/release02/6.18.0-28-amd64/nfsrw");
+	char *g = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_GRUB), *p = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_PXELINUX);
+	assert_grub(g, 0);
+	assert_pxelinux(p);
+	char buf[512];
+	ck_assert_str_eq(line_with(g, "set default=", buf, sizeof buf), "set default='distro03/release02/6.18.0-28-amd64/nfsrw'");
+	ck_assert_str_eq(line_with(p, "DEFAULT ", buf, sizeof buf), "DEFAULT distro03/release02/6.18.0-28-amd64/nfsrw");
+	free(g);
+	free(p);
+	free_catalog(cat);
+	free_config(cfg);
+}
+END_TEST
+
+/* The words of a GRUB `linux` line's quoted arguments, joined by one blank (what the kernel sees). */
+static void grub_args_joined(const char *line, char *out, size_t len)
+{
+	size_t o = 0;
+	const char *p = strchr(line, '\'');
+	p = p ? strchr(p + 1, '\'') : NULL; /* skip the quoted kernel path */
+	out[0] = '\0';
+	for (p = p ? p + 1 : ""; (p = strchr(p, '\'')) != NULL;) {
+		const char *e = strchr(p + 1, '\'');
+		ck_assert_ptr_nonnull(e);
+		o += (size_t)snprintf(out + o, len - o, "%s%.*s", o ? " " : "", (int)(e - p - 1), p + 1);
+		p = e + 1;
+	}
+}
+
+/* HostDefaults pins are every dialect's default; the command line is the expanded template, exactly. */
+START_TEST(test_dialect_pins_and_cmdline)
+{
+	struct config *cfg = test_config();
+	struct catalog *cat = small_catalog();
+	host_add(cfg, MAC2, "debian/bookworm/6.1.0-9-amd64/nfsrw", 40);
+	struct render_client cl = client(MAC2);
+	char *g = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_GRUB);
+	char *p = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_PXELINUX);
+	char *i = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_IPXE);
+	char buf[1024], args[1024];
+	const char *want = "root=/dev/nfs nfsroot=192.0.2.11:/pxe/rootfs/debian/bookworm ip=dhcp rw";
+	ck_assert_str_eq(line_with(g, "set default=", buf, sizeof buf), "set default='debian/bookworm/6.1.0-9-amd64/nfsrw'");
+	/* the first linux line is the top-level default entry's */
+	const char *lin = strstr(g, "\n\tlinux ");
+	ck_assert_ptr_nonnull(lin);
+	ck_assert_str_eq(line_with(lin + 1, "\tlinux ", buf, sizeof buf),
+	                 "\tlinux '/boot/debian/bookworm/boot/vmlinuz-6.1.0-9-amd64' 'root=/dev/nfs' "
+	                 "'nfsroot=192.0.2.11:/pxe/rootfs/debian/bookworm' 'ip=dhcp' 'rw'");
+	grub_args_joined(buf, args, sizeof args);
+	ck_assert_str_eq(args, want);
+	ck_assert_ptr_nonnull(strstr(g, "\n\tinitrd '/boot/debian/bookworm/boot/initrd.img-6.1.0-9-amd64'\n"));
+	ck_assert_str_eq(line_with(p, "DEFAULT ", buf, sizeof buf), "DEFAULT debian/bookworm/6.1.0-9-amd64/nfsrw");
+	const char *lab = strstr(p, "LABEL debian/bookworm/6.1.0-9-amd64/nfsrw\n");
+	ck_assert_ptr_nonnull(lab);
+	ck_assert_ptr_nonnull(strstr(lab, "\tMENU DEFAULT\n\tKERNEL /boot/debian/bookworm/boot/vmlinuz-6.1.0-9-amd64\n"
+	                                  "\tINITRD /boot/debian/bookworm/boot/initrd.img-6.1.0-9-amd64\n"
+	                                  "\tAPPEND root=/dev/nfs nfsroot=192.0.2.11:/pxe/rootfs/debian/bookworm ip=dhcp rw\n"));
+	/* only one MENU DEFAULT */
+	const char *md = strstr(p, "MENU DEFAULT");
+	ck_assert_ptr_null(strstr(md + 1, "MENU DEFAULT"));
+	/* the same pin in iPXE: the default item */
+	ck_assert_ptr_nonnull(strstr(i, "choose --default debian/bookworm/6.1.0-9-amd64/nfsrw"));
+	free(g);
+	free(p);
+	free(i);
+	/* without a pin: DefaultDistro */
+	cl = client(MAC1);
+	g = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_GRUB);
+	p = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_PXELINUX);
+	ck_assert_str_eq(line_with(g, "set default=", buf, sizeof buf), "set default='debian/bookworm/latest/overlayfs'");
+	ck_assert_str_eq(line_with(p, "DEFAULT ", buf, sizeof buf), "DEFAULT debian/bookworm/latest/overlayfs");
+	ck_assert_str_eq(line_with(g, "set timeout=", buf, sizeof buf), "set timeout=10");
+	ck_assert_str_eq(line_with(p, "TIMEOUT ", buf, sizeof buf), "TIMEOUT 100");
+	ck_assert_str_eq(line_with(g, "set fallback=", buf, sizeof buf), "set fallback='autopxe-exit'");
+	free(g);
+	free(p);
+	/* MenuTimeout 0: wait; TimeoutAction reboot: the reboot entry; an unresolvable default: exit */
+	cfg->menu_timeout_ms = 0;
+	g = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_GRUB);
+	p = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_PXELINUX);
+	ck_assert_str_eq(line_with(g, "set timeout=", buf, sizeof buf), "set timeout=-1");
+	ck_assert_str_eq(line_with(p, "TIMEOUT ", buf, sizeof buf), "TIMEOUT 0");
+	free(g);
+	free(p);
+	cfg->menu_timeout_ms = 1250;
+	cfg->timeout_action = ACTION_REBOOT;
+	g = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_GRUB);
+	p = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_PXELINUX);
+	assert_grub(g, 0);
+	assert_pxelinux(p);
+	ck_assert_str_eq(line_with(g, "set timeout=", buf, sizeof buf), "set timeout=2");
+	ck_assert_str_eq(line_with(p, "TIMEOUT ", buf, sizeof buf), "TIMEOUT 13");
+	ck_assert_str_eq(line_with(g, "set default=", buf, sizeof buf), "set default='autopxe-reboot'");
+	ck_assert_str_eq(line_with(p, "DEFAULT ", buf, sizeof buf), "DEFAULT autopxe-reboot");
+	free(g);
+	free(p);
+	cfg->timeout_action = ACTION_DEFAULT;
+	free(cfg->default_distro);
+	cfg->default_distro = strdup("nosuch/x/latest/overlayfs");
+	g = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_GRUB);
+	p = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_PXELINUX);
+	assert_grub(g, 0);
+	assert_pxelinux(p);
+	ck_assert_str_eq(line_with(g, "set default=", buf, sizeof buf), "set default='autopxe-exit'");
+	ck_assert_ptr_nonnull(strstr(g, "\necho 'autopxe: default \"nosuch/x/latest/overlayfs\" not found"));
+	ck_assert_str_eq(line_with(p, "DEFAULT ", buf, sizeof buf), "DEFAULT autopxe-exit");
+	free(g);
+	free(p);
+	free_catalog(cat);
+	free_config(cfg);
+}
+END_TEST
+
+/* Request names of both dialects, every MAC spelling, and the generic configs. */
+START_TEST(test_dialect_names)
+{
+	static const struct {
+		const char *name;
+		int rc;
+		enum menu_kind kind;
+		int has_mac;
+	} cases[] = {
+	    {"grub/grub.cfg-01-bc-24-11-b0-1a-de", 1, MENU_GRUB, 1},
+	    {"/grub/grub.cfg-01-BC-24-11-B0-1A-DE", 1, MENU_GRUB, 1},
+	    {"grub/grub.cfg-01-bc:24:11:b0:1a:de", 1, MENU_GRUB, 1}, /* the loader's ${net_default_mac} spelling */
+	    {"boot/grub/grub.cfg-01-bc2411b01ade", 1, MENU_GRUB, 1},
+	    {"grub/grub.cfg-C0000232", 1, MENU_GRUB, 0},
+	    {"grub/grub.cfg-C", 1, MENU_GRUB, 0},
+	    {"grub/grub.cfg", 1, MENU_GRUB_LOADER, 0},
+	    {"\\grub/grub.cfg", 1, MENU_GRUB_LOADER, 0},
+	    {"grub/grub.cfg-01-zz-24-11-b0-1a-de", -EINVAL, 0, 0},
+	    {"grub/grub.cfg.bak", 0, 0, 0},
+	    {"grub/grub.cfg-C0000232X", 0, 0, 0},
+	    {"grub/x86_64-efi/normal.mod", 0, 0, 0},
+	    {"grub/x86_64-efi/grub.cfg", 0, 0, 0},
+	    {"pxelinux.cfg/01-bc-24-11-b0-1a-de", 1, MENU_PXELINUX, 1},
+	    {"/pxelinux.cfg/01-bc-24-11-b0-1a-de", 1, MENU_PXELINUX, 1},
+	    {"pxelinux.cfg/default", 1, MENU_PXELINUX, 0},
+	    {"pxelinux.cfg/C0000232", 1, MENU_PXELINUX, 0},
+	    {"pxelinux.cfg/C00002", 1, MENU_PXELINUX, 0},
+	    {"pxelinux.cfg/01-bc-24-11-b0-1a", -EINVAL, 0, 0},
+	    {"pxelinux.cfg/b8945908-d6a6-41a9-611d-74a6ab80b83d", 0, 0, 0},
+	    {"pxelinux.cfg/C000023212", 0, 0, 0},
+	    {"pxelinux.0", 0, 0, 0},
+	    {"ldlinux.c32", 0, 0, 0},
+	    {"autopxe-bc2411b01ade", 1, MENU_IPXE, 1},
+	    {"autopxe-bc2411b01ade/debian", 1, MENU_IPXE, 1},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct menu_request rq;
+		int rc = menu_name_parse(cases[i].name, strlen(cases[i].name), &rq);
+		ck_assert_msg(rc == cases[i].rc, "%s: rc %d, want %d", cases[i].name, rc, cases[i].rc);
+		if (rc != 1)
+			continue;
+		ck_assert_msg(rq.kind == cases[i].kind, "%s: kind %d", cases[i].name, (int)rq.kind);
+		ck_assert_msg(rq.has_mac == cases[i].has_mac, "%s: has_mac %d", cases[i].name, rq.has_mac);
+		if (rq.has_mac)
+			ck_assert_msg(memcmp(rq.mac, MAC1, 6) == 0, "%s: wrong MAC", cases[i].name);
+	}
+	ck_assert_int_eq(menu_name_parse("pxelinux.cfg/default\0x", 22, &(struct menu_request){0}), 0);
+	/* every spelling renders the same bytes; the generic configs use DefaultDistro and no MAC */
+	struct config *cfg = test_config();
+	struct catalog *cat = small_catalog();
+	host_add(cfg, MAC1, "debian/trixie/latest/nfsrw", 40);
+	struct render_client cl = client(MAC2); /* the name's MAC counts, not this one */
+	char *a = render_name(cfg, cat, &cl, "grub/grub.cfg-01-bc-24-11-b0-1a-de");
+	char *b = render_name(cfg, cat, &cl, "grub/grub.cfg-01-bc:24:11:b0:1a:de");
+	ck_assert_str_eq(a, b);
+	ck_assert_ptr_nonnull(strstr(a, "set default='debian/trixie/latest/nfsrw'"));
+	free(a);
+	free(b);
+	a = render_name(cfg, cat, &cl, "pxelinux.cfg/01-bc-24-11-b0-1a-de");
+	b = render_name(cfg, cat, &cl, "pxelinux.cfg/01-bc2411b01ade");
+	ck_assert_str_eq(a, b);
+	ck_assert_ptr_nonnull(strstr(a, "\nDEFAULT debian/trixie/latest/nfsrw\n"));
+	free(a);
+	free(b);
+	a = render_name(cfg, cat, &cl, "pxelinux.cfg/default");
+	b = render_name(cfg, cat, &cl, "pxelinux.cfg/C0000232");
+	ck_assert_str_eq(a, b);
+	assert_pxelinux(a);
+	ck_assert_ptr_nonnull(strstr(a, "\nDEFAULT debian/bookworm/latest/overlayfs\n"));
+	ck_assert_ptr_null(strstr(a, "52:54:00"));
+	free(a);
+	free(b);
+	a = render_name(cfg, cat, &cl, "grub/grub.cfg");
+	assert_grub(a, 1);
+	ck_assert_ptr_nonnull(strstr(a, "\tconfigfile \"${prefix}/grub.cfg-01-${net_default_mac}\"\n"));
+	ck_assert_ptr_nonnull(strstr(a, "\nset default='debian/bookworm/latest/overlayfs'\n"));
+	free(a);
+	free_catalog(cat);
+	free_config(cfg);
+}
+END_TEST
+
+/* Values that could break out of a GRUB string or a PXELINUX line never reach either: the config loader refuses
+ * quotes and backslashes (file:line:col), and what comes from elsewhere (distro directories, the process
+ * environment) leaves its entry out with a warning. Blanks, ; and $ inside a word stay quoted for GRUB. */
+START_TEST(test_dialect_injection)
+{
+	static const struct {
+		const char *yaml, *want;
+	} refused[] = {
+	    {"version: 1\nCmdlineTemplates:\n  t: \"root=/dev/nfs x='; reboot'\"\n",
+	     "cfg.yaml:3:6: error: CmdlineTemplates: t: 'root=/dev/nfs x='; reboot'' contains a quote"},
+	    {"version: 1\nCmdlineTemplates:\n  t: root=/dev/nfs\nEnv:\n  a: 'x\" y'\n",
+	     "cfg.yaml:5:6: error: Env: a:"},
+	    {"version: 1\nCmdlineTemplates:\n  t: 'root=\\x20'\n", "cfg.yaml:3:6: error: CmdlineTemplates: t:"},
+	    {"version: 1\nCmdlineTemplates:\n  t: \"a\\nb\"\n", "cfg.yaml:3:6: error: CmdlineTemplates: t:"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		struct diag d;
+		struct config *c = NULL;
+		char buf[1024];
+		diag_init(&d);
+		ck_assert_int_ne(config_load_buffer(refused[i].yaml, strlen(refused[i].yaml), "cfg.yaml", &c, &d), 0);
+		ck_assert_ptr_null(c);
+		int found = 0;
+		for (size_t k = 0; k < d.n; k++) {
+			diag_format(&d.items[k], buf, sizeof buf);
+			found |= strstr(buf, refused[i].want) != NULL;
+		}
+		diag_format(&d.items[0], buf, sizeof buf);
+		ck_assert_msg(found, "#%zu: want '%s', got '%s'", i, refused[i].want, buf);
+		diag_free(&d);
+	}
+	struct config *cfg = test_config();
+	struct catalog *cat = small_catalog();
+	kv_add(&cfg->templates, &cfg->n_templates, "semi", "quiet a;reboot $x ${nfs-server}x");
+	kv_add(&cfg->templates, &cfg->n_templates, "envq", "quiet ${AUTOPXE_TEST_Q}");
+	kv_add(&cfg->templates, &cfg->n_templates, "rt", "quiet ip=${net0/ip}");
+	setenv("AUTOPXE_TEST_Q", "it's", 1);
+	add_release(add_distro(cat, "o'brien"), "one", NULL, (const struct kspec[]){{"1.0", 1}}, 1, 0);
+	struct render_client cl = client(MAC1);
+	char *g = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_GRUB);
+	char *p = render_fmt(cfg, cat, NULL, &cl, MENU_FORMAT_PXELINUX);
+	assert_grub(g, 0);
+	assert_pxelinux(p);
+	ck_assert_ptr_nonnull(strstr(g, "'quiet' 'a;reboot' '$x' '192.0.2.11x'\n"));
+	ck_assert_ptr_nonnull(strstr(p, "\tAPPEND quiet a;reboot $x 192.0.2.11x\n"));
+	for (int k = 0; k < 2; k++) {
+		const char *s = k ? p : g;
+		ck_assert_ptr_null(strstr(s, "it's"));
+		ck_assert_ptr_null(strstr(s, "brien"));
+		ck_assert_ptr_null(strstr(s, "${net0/ip}"));
+		ck_assert_ptr_null(strstr(s, k ? "LABEL debian/bookworm/latest/envq" : "--id 'debian/bookworm/latest/envq'"));
+		ck_assert_ptr_null(strstr(s, k ? "LABEL debian/bookworm/latest/rt" : "--id 'debian/bookworm/latest/rt'"));
+		ck_assert_ptr_nonnull(strstr(s, k ? "LABEL debian/bookworm/latest/semi" : "--id 'debian/bookworm/latest/semi'"));
+	}
+	ck_assert_ptr_nonnull(strstr(g, "echo 'autopxe: debian/bookworm/latest/envq left out: its command line holds a quote"));
+	ck_assert_ptr_nonnull(strstr(p, "SAY autopxe: debian/bookworm/latest/rt left out: its command line uses a variable"));
+	/* iPXE keeps its run-time variables */
+	char *i = render(cfg, cat, NULL, &cl, "debian");
+	ck_assert_ptr_nonnull(strstr(i, "ip=${net0/ip}"));
+	free(i);
+	unsetenv("AUTOPXE_TEST_Q");
+	free(g);
+	free(p);
+	free_catalog(cat);
+	free_config(cfg);
+}
+END_TEST
+
+/* A site overrides one GRUB template; the others stay built in, and the partials are per dialect. */
+START_TEST(test_dialect_templates_dir)
+{
+	char dir[] = "/tmp/autopxe-tmpl-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	write_file(dir, "boot.grub.tmpl", "menuentry '{{id}}' --id '{{id}}' {\n\tlinux '{{kernel_path}}' {{cmdline_args}} "
+	                                  "'site=1'\n}\n");
+	write_file(dir, "main.pxelinux.tmpl", "DEFAULT {{default_label}}\n{{>boot}}\n");
+	struct diag d;
+	diag_init(&d);
+	struct menu_templates *t = menu_templates_load(dir, &d);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_eq(d.n, 0);
+	struct config *cfg = test_config();
+	struct catalog *cat = small_catalog();
+	struct render_client cl = client(MAC1);
+	char *g = render_fmt(cfg, cat, t, &cl, MENU_FORMAT_GRUB);
+	assert_grub(g, 0);
+	ck_assert_ptr_nonnull(strstr(g, "'ip=dhcp' 'rootovl' 'site=1'\n"));
+	free(g);
+	menu_templates_free(t);
+	diag_free(&d);
+	/* {{>common}} is an iPXE partial: unknown in a GRUB template */
+	write_file(dir, "main.grub.tmpl", "{{>common}}\n");
+	diag_init(&d);
+	ck_assert_ptr_null(menu_templates_load(dir, &d));
+	char buf[512];
+	diag_format(&d.items[d.n - 1], buf, sizeof buf);
+	ck_assert_msg(strstr(buf, "main.grub.tmpl:1:1: error: unknown partial 'common' (known in grub templates: loader, "
+	                          "main, boot)"),
+	              "%s", buf);
+	diag_free(&d);
+	rm_dir(dir);
+	free_catalog(cat);
+	free_config(cfg);
+}
+END_TEST
+
 Suite *render_suite(void)
 {
 	Suite *s = suite_create("render");
@@ -1216,6 +1782,15 @@ Suite *render_suite(void)
 	tcase_add_test(tc, test_big_tree_size);
 	tcase_add_test(tc, test_builtin_matches_files);
 	tcase_add_test(tc, test_templates_load_dir);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("dialects");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_dialect_validators_catch);
+	tcase_add_test(tc, test_dialects_deterministic_valid);
+	tcase_add_test(tc, test_dialect_pins_and_cmdline);
+	tcase_add_test(tc, test_dialect_names);
+	tcase_add_test(tc, test_dialect_injection);
+	tcase_add_test(tc, test_dialect_templates_dir);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1863,6 +1863,146 @@ END_TEST
 
 /* ================================================================ end of 10: proxyDHCP */
 
+/* ================================================================ 11: GRUB 2 and PXELINUX clients (issue 15)
+ * Same netns LAN as s6 (lan_up), dnsmasq as DHCP only with the loader as the boot file on autopxe's TFTP :69;
+ * BootDir filled from Debian's packages the way docs/clients.md says. The loaders fetch their per-MAC
+ * config and the kernel + initrd from autopxe over TFTP. */
+
+/* Debian's loader files, made or copied into S.dir/bootdir. GRUB: grub-mknetdir's core.efi (prefix /grub) as
+ * grubnetx64.efi plus its modules under grub/x86_64-efi/; PXELINUX: pxelinux.0, ldlinux.c32, menu.c32 and the
+ * library menu.c32 needs. */
+static void dialect_boot_dir(int grub)
+{
+	char d[MAXPATH + 64], p[MAXPATH + 128];
+	snprintf(d, sizeof d, "%s/bootdir", S.dir);
+	mkdir_p(d);
+	if (grub) {
+		REQUIRE(access("/usr/lib/grub/x86_64-efi/normal.mod", R_OK) == 0,
+		        "no /usr/lib/grub/x86_64-efi (package grub-efi-amd64-bin; scripts/deps.sh --test)");
+		REQUIRE(run_sh("grub-mknetdir --net-directory=%s --subdir=grub -d /usr/lib/grub/x86_64-efi", d) == 0,
+		        "grub-mknetdir failed (package grub-common; see %s/commands.log)", S.dir);
+		snprintf(p, sizeof p, "%s/grub/x86_64-efi/core.efi", d);
+		char q[MAXPATH + 128];
+		snprintf(q, sizeof q, "%s/grubnetx64.efi", d);
+		link_or_copy(p, q);
+		return;
+	}
+	static const char *const files[] = {"/usr/lib/PXELINUX/pxelinux.0", "/usr/lib/syslinux/modules/bios/ldlinux.c32",
+	                                    "/usr/lib/syslinux/modules/bios/menu.c32",
+	                                    "/usr/lib/syslinux/modules/bios/libutil.c32"};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		REQUIRE(access(files[i], R_OK) == 0, "no %s (packages pxelinux, syslinux-common; scripts/deps.sh --test)",
+		        files[i]);
+		snprintf(p, sizeof p, "%s/%s", d, strrchr(files[i], '/') + 1);
+		link_or_copy(files[i], p);
+	}
+}
+
+/* dnsmasq on the server side of the LAN: DHCP (+ RA) only, every client gets `bootfile` from 192.0.2.1. */
+static void dialect_dnsmasq(const char *srv, const char *bootfile)
+{
+	char lp[MAXPATH + 32];
+	snprintf(lp, sizeof lp, "%s/dnsmasq.out", S.dir);
+	int fd = open(lp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	REQUIRE(fd >= 0, "create %s", lp);
+	struct argv a = {0};
+	av_add(&a, "dnsmasq");
+	av_add(&a, "--keep-in-foreground");
+	av_add(&a, "--conf-file=/dev/null");
+	av_add(&a, "--port=0");
+	av_add(&a, "--interface=vsrv");
+	av_add(&a, "--bind-interfaces");
+	av_add(&a, "--user=root");
+	av_add(&a, "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,10m");
+	av_add(&a, "--enable-ra");
+	av_add(&a, "--dhcp-range=2001:db8:e2e::,ra-only");
+	av_add(&a, "--dhcp-leasefile=%s/leases", S.dir);
+	av_add(&a, "--pid-file=%s/dnsmasq.pid", S.dir);
+	av_add(&a, "--log-dhcp");
+	av_add(&a, "--log-facility=%s/dnsmasq.log", S.dir);
+	av_add(&a, "--dhcp-boot=%s,,192.0.2.1", bootfile);
+	pid_t pid = spawn(&a, fd, srv, SIGTERM);
+	av_free(&a);
+	close(fd);
+	track(pid, SIGTERM, "dnsmasq");
+}
+
+/* grub = 1: OVMF's own PXE (no iPXE ROM) loads grubnetx64.efi, which asks for grub/grub.cfg-01-<mac>.
+ * grub = 0: BIOS; the NIC's PXE ROM loads pxelinux.0, which loads ldlinux.c32 and pxelinux.cfg/01-<mac>.
+ * pin: a HostDefaults boot id for this MAC (its kernel word must be a version), NULL = DefaultDistro.
+ * The guest's /proc/cmdline must be the expanded template after what the loader itself adds:
+ * GRUB puts "BOOT_IMAGE=<kernel path> " in front; PXELINUX puts the same in front and " initrd=<initrd path>"
+ * (from its INITRD line) after it. */
+static void dialect_scenario(const char *id, const char *mac, int grub, const char *pin_tmpl)
+{
+	scn_begin(id, mac);
+	if (geteuid() != 0) {
+		scn_skip("needs root (network namespaces, tap, port 69)");
+		return;
+	}
+	char srv[64], lab[64], want[4096], dl[MAXPATH + 32], extra[MAXPATH + 64], hosts[256], kpath[256],
+	    ipath[256], prefix[600], name[128], hyp[18];
+	snprintf(srv, sizeof srv, "ape2e-%s-srv", E.runid);
+	snprintf(lab, sizeof lab, "ape2e-%s-lab", E.runid);
+	snprintf(dl, sizeof dl, "%s/dnsmasq.log", S.dir);
+	dialect_boot_dir(grub);
+	snprintf(extra, sizeof extra, "BootDir: %s/bootdir\nWatch: false\n", S.dir);
+	/* the pin spelled with hyphens and upper case: every MAC spelling works in HostDefaults */
+	for (int i = 0; i < 17; i++)
+		hyp[i] = S.mac[i] == ':' ? '-' : (char)((S.mac[i] >= 'a' && S.mac[i] <= 'f') ? S.mac[i] - 32 : S.mac[i]);
+	hyp[17] = '\0';
+	if (pin_tmpl)
+		snprintf(hosts, sizeof hosts, "  %s: debian/bookworm/%s/%s\n", hyp, E.kver, pin_tmpl);
+	config_write(&(struct cfg_opts){.nfs_server = "192.0.2.1", .hosts = pin_tmpl ? hosts : NULL, .extra = extra});
+	lan_up(srv, lab);
+	dialect_dnsmasq(srv, grub ? "grubnetx64.efi" : "pxelinux.0");
+	server_start("0.0.0.0:69", "0.0.0.0:80", srv);
+	struct boot_opts o = {.label = "boot", .fw = grub ? FW_UEFI : FW_BIOS, .netns = lab,
+	                      .timeout = grub ? UEFI_TIMEOUT : BIOS_TIMEOUT, .romfile = grub ? "" : NULL,
+	                      .netdev = "tap,id=n0,ifname=tap0,script=no,downscript=no", .done = DONE_MARKERS,
+	                      .abort = {"Kernel panic", "error: file", grub ? NULL : "No bootable device", NULL}};
+	struct boot_res r;
+	boot_run(&o, &r);
+	if (!r.done)
+		dump_tail("dnsmasq log", dl, 25);
+	boot_require_done(&o, &r);
+	for (int i = 0; i < 17; i++)
+		hyp[i] = S.mac[i] == ':' ? '-' : (char)((S.mac[i] >= 'A' && S.mac[i] <= 'F') ? S.mac[i] + 32 : S.mac[i]);
+	snprintf(name, sizeof name, grub ? "file=\"/grub/grub.cfg-01-%s\"" : "file=\"pxelinux.cfg/01-%s\"", hyp);
+	if (!file_contains(S.slog, name)) {
+		dump_tail("server log", S.slog, 40);
+		REQUIRE(0, "the server did not log the per-MAC config transfer (%s)", name);
+	}
+	expect_cmdline(want, sizeof want, pin_tmpl ? pin_tmpl : "overlayfs", "debian", "bookworm",
+	               pin_tmpl ? E.kver : "latest", "192.0.2.1");
+	snprintf(kpath, sizeof kpath, "/boot/debian/bookworm/boot/vmlinuz-%s", E.kver);
+	snprintf(ipath, sizeof ipath, "/boot/debian/bookworm/boot/initrd.img-%s", E.kver);
+	if (grub) {
+		snprintf(prefix, sizeof prefix, "BOOT_IMAGE=%s ", kpath);
+		require_cmdline(&r, prefix, want);
+	} else {
+		char full[4600];
+		snprintf(full, sizeof full, "%s initrd=%s", want, ipath);
+		snprintf(prefix, sizeof prefix, "BOOT_IMAGE=%s ", kpath);
+		require_cmdline(&r, prefix, full);
+	}
+	REQUIRE(strstr(r.kernel_line, " tftp"), "the kernel was expected over TFTP; the server logged: %s",
+	        r.kernel_line);
+	boot_free(&r);
+	scn_pass();
+}
+
+START_TEST(s11_grub_uefi) { dialect_scenario("s11_grub_uefi", "52:54:00:e2:00:0b", 1, NULL); }
+END_TEST
+
+START_TEST(s11b_pxelinux_bios) { dialect_scenario("s11b_pxelinux_bios", "52:54:00:e2:00:1b", 0, NULL); }
+END_TEST
+
+START_TEST(s11c_grub_pinned) { dialect_scenario("s11c_grub_pinned", "52:54:00:e2:00:2b", 1, "nfsrw"); }
+END_TEST
+/* ================================================================ end of 11 */
+
+
 /* ---------------------------------------------------------------- runner */
 
 struct scenario {
@@ -2018,6 +2158,10 @@ int main(void)
     {"s10b_proxy_uefi_pxe", s10b_proxy_uefi_pxe, 420, "proxyDHCP: OVMF PXE -> snponly.efi -> menu"},
     {"s10c_proxy_pinned", s10c_proxy_pinned, 300, "proxyDHCP: HostDefaults pin"},
     {"s10d_proxy_non_pxe", s10d_proxy_non_pxe, 120, "proxyDHCP: udhcpc gets nothing from autopxe"},
+    /* 11: GRUB 2 and PXELINUX clients (issue 15) */
+    {"s11_grub_uefi", s11_grub_uefi, 420, "netns LAN, OVMF PXE -> grubnetx64.efi -> grub.cfg-01-<mac>"},
+    {"s11b_pxelinux_bios", s11b_pxelinux_bios, 300, "netns LAN, BIOS PXE -> pxelinux.0 -> pxelinux.cfg/01-<mac>"},
+    {"s11c_grub_pinned", s11c_grub_pinned, 420, "netns LAN, GRUB boots the MAC's HostDefaults pin"},
 	};
 	const size_t N_SCENARIOS = sizeof SCENARIOS / sizeof SCENARIOS[0];
 	Suite *s = suite_create("e2e");
