@@ -1,4 +1,4 @@
-/* tftp_server.c - the TFTP front end: epoll loops in their own threads, a deadline heap, one socket per transfer. */
+/* tftp_server.c - the TFTP front end: epoll loops in their own threads, a deadline heap, request dispatch. */
 #include "tftp_server.h"
 
 #include <arpa/inet.h>
@@ -20,35 +20,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "autoexec.h"
 #include "log.h"
-#include "mac.h"
 #include "metrics.h"
-#include "render.h"
 #include "snapshot.h"
 #include "tftp_proto.h"
+#include "tftp_session.h"
 #include "util.h"
-#include "vfs.h"
 
-#define BATCH 64                   /* DATA packets per sendmmsg */
-#define TX_BYTES (4u << 20)         /* shared scratch for one batch of blocks */
 #define RX_BYTES (TFTP_MAX_PACKET + 64)
-/* Lock-step (windowsize 1) file transfers read ahead this much per pread instead of one block per ACK: a syscall
- * fewer per round trip, where the round trip is all there is. Allocated on the first block, per session. */
-#define RA_BYTES (16u << 10)
 #define LISTEN_BURST 64            /* requests taken per wake-up of the listening socket */
-#define TIMEOUT_CAP_MS 60000u
-#define RTO_MIN_MS 10u /* floor of the adaptive retransmission timeout */
-#define NAME_LOG 256
 #define C_BUCKETS 4096u            /* per-client-IP counters */
 #define S_BUCKETS 8192u            /* sessions by client address+port (duplicate RRQs), per loop */
 #define TFTP_MAX_LOOPS 64u
-
-/* A client address reduced to 16 bytes (IPv4 as ::ffff:a.b.c.d) + port. */
-struct addr_key {
-	uint8_t ip[16];
-	uint16_t port;
-};
 
 struct client_ent {
 	uint8_t ip[16];
@@ -56,69 +39,19 @@ struct client_ent {
 	struct client_ent *next;
 };
 
-struct sess {
-	int fd;       /* our TID socket */
-	int file_fd;  /* source file, -1 for a menu */
-	char *mem;    /* rendered menu (owned), NULL for a file */
-	size_t mem_len;
-	struct stat st0; /* the file as opened: a change before the end fails the transfer */
-	uint8_t *ra;     /* read-ahead (lock-step file transfers): ra_len bytes of the file from ra_off */
-	uint64_t ra_off;
-	size_t ra_len;
-	int netascii;
-	uint64_t src_size;  /* source bytes (before netascii) */
-	uint64_t size;      /* bytes on the wire (tsize) */
-	/* netascii encoder state at `base` and at `next_tx` */
-	uint64_t na_base_off, na_tx_off;
-	int na_base_pend, na_tx_pend;
-
-	struct sockaddr_storage peer;
-	socklen_t peer_len;
-	struct addr_key key;
-	char peer_txt[INET6_ADDRSTRLEN + 8];
-
-	struct tftp_params p;
-	uint64_t last_blk; /* absolute number of the final (short) block */
-	uint64_t base;     /* first block not yet acknowledged */
-	uint64_t win_end;  /* last block of the current window (0 while the OACK waits for ACK 0) */
-	uint64_t next_tx;  /* next block to transmit in this window */
-	uint64_t acked;    /* highest block acknowledged */
-	int oack_phase;
-	int want_out; /* EPOLLOUT armed: the socket buffer was full */
-
-	uint64_t start_ms, deadline;
-	/* timeout_ms: the wait now running; timeout_init_ms: TFTPTimeout, the first wait and the adaptive ceiling;
-	 * retries: waits of at least TFTPTimeout that expired in a row (the shorter adaptive ones are free) */
-	unsigned timeout_ms, timeout_init_ms, retries, max_retries, retransmits;
-	struct tftp_rtt rtt;
-	uint64_t sent_us; /* when the current window (or OACK) went out */
-	int fresh;        /* ... for the first time: an ACK completing it is an RTT sample (Karn) */
-	size_t heap_idx;
-
-	int is_menu;
-	uint8_t mac[6];
-	char name[NAME_LOG];
-	struct client_ent *client;
-	struct sess *hnext;
-	uint32_t req_hash; /* of the RRQ packet: an identical one is a retransmission */
-	int dead;          /* ended; waiting in the graveyard */
-};
-
 /* One event loop: its own listening socket (SO_REUSEPORT: the kernel hashes each client address+port to one
  * loop, so a repeated RRQ finds its session), its own sessions, deadline heap and scratch buffers. */
 struct tftp_loop {
+	struct tftp_io io; /* epoll fd and send scratch, lent to the session code */
 	struct tftp_server *srv;
-	int lfd, epfd;
+	int lfd;
 	pthread_t thr;
 	int started;
 	struct sess **heap;
 	size_t heap_n, heap_cap;
 	struct sess *stab[S_BUCKETS];
 	struct sess *graveyard; /* ended sessions, freed after each batch of events */
-	uint8_t *rx, *tx, *na;
-	struct mmsghdr mm[BATCH];
-	struct iovec iov[BATCH][2];
-	uint8_t hdr[BATCH][TFTP_HDR];
+	uint8_t *rx;
 };
 
 struct tftp_server {
@@ -378,255 +311,37 @@ static int tid_socket(const struct sockaddr_storage *local, socklen_t local_len)
 	return fd;
 }
 
-static void send_error_fd(int fd, const struct sockaddr_storage *to, socklen_t tolen, enum tftp_err code,
-                          const char *msg)
-{
-	uint8_t buf[160];
-	size_t n = tftp_build_error(code, msg, buf, sizeof buf);
-	if (n && sendto(fd, buf, n, MSG_DONTWAIT, (const struct sockaddr *)to, tolen) < 0)
-		log_debug("tftp: sending ERROR %d: %s", code, strerror(errno));
-}
-
-static ssize_t src_read(struct sess *x, uint64_t off, void *buf, size_t len)
-{
-	if (x->mem) {
-		if (off >= x->mem_len)
-			return 0;
-		size_t n = x->mem_len - off < len ? (size_t)(x->mem_len - off) : len;
-		memcpy(buf, x->mem + off, n);
-		return (ssize_t)n;
-	}
-	size_t got = 0;
-	while (got < len) {
-		ssize_t r = pread(x->file_fd, (char *)buf + got, len - got, (off_t)(off + got));
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
-/* Bytes in absolute block b. */
-static size_t block_len(const struct sess *x, uint64_t b)
-{
-	uint64_t off = (b - 1) * x->p.blksize;
-	uint64_t left = x->size > off ? x->size - off : 0;
-	return left < x->p.blksize ? (size_t)left : x->p.blksize;
-}
-
-/* Produce one netascii block from the state (*off, *pend) into out. Returns its length or -errno. */
-static ssize_t na_block(struct tftp_loop *s, struct sess *x, uint64_t *off, int *pend, uint8_t *out)
-{
-	size_t o = 0;
-	for (;;) {
-		if (*pend >= 0 && o < x->p.blksize) {
-			out[o++] = (uint8_t)*pend;
-			*pend = -1;
-		}
-		if (o == x->p.blksize)
-			break;
-		ssize_t r = src_read(x, *off, s->na, x->p.blksize - o);
-		if (r < 0)
-			return r;
-		if (r == 0)
-			break;
-		size_t used;
-		o += tftp_netascii_encode(s->na, (size_t)r, &used, out + o, x->p.blksize - o, pend);
-		*off += used;
-	}
-	return (ssize_t)o;
-}
-
-/* Has the file changed since it was opened (in-place rewrite or truncation)? */
-static int file_changed(const struct sess *x)
-{
-	struct stat st;
-	if (x->file_fd < 0)
-		return 0;
-	if (fstat(x->file_fd, &st) != 0)
-		return 1;
-	return st.st_size != x->st0.st_size || st.st_mtim.tv_sec != x->st0.st_mtim.tv_sec ||
-	       st.st_mtim.tv_nsec != x->st0.st_mtim.tv_nsec;
-}
-
-/* Prepare n blocks from x->next_tx in s->mm/iov. 0 or -EIO (the source changed or failed). */
-static int fill_batch(struct tftp_loop *s, struct sess *x, unsigned n)
-{
-	uint64_t b0 = x->next_tx;
-	if (b0 + n - 1 >= x->last_blk && file_changed(x))
-		return -EIO;
-	if (x->netascii) {
-		for (unsigned i = 0; i < n; i++) {
-			uint8_t *slot = s->tx + (size_t)i * x->p.blksize;
-			ssize_t r = na_block(s, x, &x->na_tx_off, &x->na_tx_pend, slot);
-			if (r < 0 || (size_t)r != block_len(x, b0 + i))
-				return -EIO;
-			s->iov[i][1] = (struct iovec){slot, (size_t)r};
-		}
-	} else {
-		uint64_t off = (b0 - 1) * x->p.blksize;
-		size_t total = 0;
-		for (unsigned i = 0; i < n; i++)
-			total += block_len(x, b0 + i);
-		const uint8_t *base;
-		if (x->mem) {
-			base = (const uint8_t *)x->mem + off;
-		} else if (x->p.windowsize == 1 && total <= RA_BYTES && (x->ra || (x->ra = malloc(RA_BYTES)))) {
-			if (off < x->ra_off || off + total > x->ra_off + x->ra_len) {
-				ssize_t r = src_read(x, off, x->ra, RA_BYTES);
-				if (r < 0 || (size_t)r < total)
-					return -EIO;
-				x->ra_off = off;
-				x->ra_len = (size_t)r;
-			}
-			base = x->ra + (off - x->ra_off);
-		} else {
-			ssize_t r = total ? src_read(x, off, s->tx, total) : 0;
-			if (r < 0 || (size_t)r != total)
-				return -EIO; /* shrank under us */
-			base = s->tx;
-		}
-		size_t at = 0;
-		for (unsigned i = 0; i < n; i++) {
-			size_t l = block_len(x, b0 + i);
-			s->iov[i][1] = (struct iovec){(void *)(base + at), l};
-			at += l;
-		}
-	}
-	for (unsigned i = 0; i < n; i++) {
-		tftp_data_header(tftp_wire_block(b0 + i), s->hdr[i]);
-		s->iov[i][0] = (struct iovec){s->hdr[i], TFTP_HDR};
-		s->mm[i].msg_hdr = (struct msghdr){.msg_name = &x->peer,
-		                                   .msg_namelen = x->peer_len,
-		                                   .msg_iov = s->iov[i],
-		                                   .msg_iovlen = 2};
-		s->mm[i].msg_len = 0;
-	}
-	return 0;
-}
-
-static void arm_out(struct tftp_loop *s, struct sess *x, int on)
-{
-	if (x->want_out == on)
-		return;
-	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = x};
-	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, x->fd, &ev) == 0)
-		x->want_out = on;
-}
-
-/* Transmit what is left of the current window (or the OACK). 0, or -EIO when the source failed. */
-static int transmit(struct tftp_loop *s, struct sess *x)
-{
-	if (x->oack_phase) {
-		uint8_t buf[128];
-		size_t n = tftp_build_oack(&x->p, buf, sizeof buf);
-		if (sendto(x->fd, buf, n, MSG_DONTWAIT, (struct sockaddr *)&x->peer, x->peer_len) < 0 &&
-		    (errno == EAGAIN || errno == ENOBUFS))
-			arm_out(s, x, 1);
-		else
-			arm_out(s, x, 0);
-		return 0;
-	}
-	unsigned per = TX_BYTES / x->p.blksize;
-	if (per > BATCH)
-		per = BATCH;
-	while (x->next_tx <= x->win_end) {
-		uint64_t left = x->win_end - x->next_tx + 1;
-		unsigned n = left < per ? (unsigned)left : per;
-		/* netascii: keep the encoder state so a short send can rewind to the first unsent block */
-		uint64_t na_off = x->na_tx_off;
-		int na_pend = x->na_tx_pend;
-		int rc = fill_batch(s, x, n);
-		if (rc)
-			return rc;
-		int sent = sendmmsg(x->fd, s->mm, n, MSG_DONTWAIT);
-		if (sent < 0)
-			sent = 0;
-		if ((unsigned)sent < n) {
-			if (x->netascii) { /* re-derive the state after the blocks that did go out */
-				x->na_tx_off = na_off;
-				x->na_tx_pend = na_pend;
-				for (int i = 0; i < sent; i++)
-					if (na_block(s, x, &x->na_tx_off, &x->na_tx_pend, s->tx) < 0)
-						return -EIO;
-			}
-			x->next_tx += (unsigned)sent;
-			if (errno == EAGAIN || errno == ENOBUFS || sent > 0) {
-				arm_out(s, x, 1);
-				return 0;
-			}
-			/* another send error: let the retransmit timer deal with it */
-			log_debug("tftp: %s send: %s", x->peer_txt, strerror(errno));
-			arm_out(s, x, 0);
-			return 0;
-		}
-		x->next_tx += n;
-	}
-	arm_out(s, x, 0);
-	return 0;
-}
-
-/* Open a window at `base`. */
-static void window_open(struct sess *x)
-{
-	x->next_tx = x->base;
-	x->win_end = x->base + x->p.windowsize - 1;
-	if (x->win_end > x->last_blk)
-		x->win_end = x->last_blk;
-	x->na_tx_off = x->na_base_off;
-	x->na_tx_pend = x->na_base_pend;
-}
-
 /* ---- session lifecycle ---- */
 
-/* Release what a session reads from: the file, the rendered menu, the read-ahead buffer. */
-static void source_close(struct sess *x)
+/* Take an ended session (sess_finish done) out of the loop: deadline, index, caps, epoll, its socket. */
+static void unlink_sess(struct tftp_loop *s, struct sess *x)
 {
-	if (x->file_fd >= 0)
-		close(x->file_fd);
-	x->file_fd = -1;
-	free(x->mem);
-	x->mem = NULL;
-	free(x->ra);
-	x->ra = NULL;
-}
-
-static void sess_end(struct tftp_loop *s, struct sess *x, enum tftp_outcome o, const char *why)
-{
-	uint64_t bytes = x->acked * (uint64_t)x->p.blksize;
-	if (bytes > x->size)
-		bytes = x->size;
-	char mac[24] = "";
-	if (x->is_menu == 1) {
-		char m[18];
-		mac_colon(x->mac, m);
-		snprintf(mac, sizeof mac, " mac=%s", m);
-	}
-	char rtt[24] = "-";
-	if (x->rtt.valid)
-		snprintf(rtt, sizeof rtt, "%llu", (unsigned long long)x->rtt.srtt_us);
-	log_info("tftp: %s file=\"%s\"%s bytes=%llu blksize=%u windowsize=%u ms=%llu rtt_us=%s retransmits=%u "
-	         "outcome=%s%s%s",
-	         x->peer_txt, x->name, mac, (unsigned long long)bytes, x->p.blksize, x->p.windowsize,
-	         (unsigned long long)(now_ms() - x->start_ms), rtt, x->retransmits, tftp_outcome_name(o),
-	         why ? " " : "", why ? why : "");
-	metrics_tftp_done(o, bytes, x->p.blksize, x->p.windowsize, x->retransmits);
 	metrics_tftp_active(-1);
 	heap_remove(s, x);
 	stab_del(s, x);
 	unreserve(s->srv, x->client);
-	epoll_ctl(s->epfd, EPOLL_CTL_DEL, x->fd, NULL);
+	epoll_ctl(s->io.epfd, EPOLL_CTL_DEL, x->fd, NULL);
 	close(x->fd);
-	source_close(x);
 	/* freed after the current batch of epoll events, which may still name it */
 	x->dead = 1;
 	x->hnext = s->graveyard;
 	s->graveyard = x;
+}
+
+/* End a session for a reason of the loop's own (superseded, server stopping). */
+static void end_sess(struct tftp_loop *s, struct sess *x, enum tftp_outcome o, const char *why)
+{
+	sess_finish(x, o, why);
+	unlink_sess(s, x);
+}
+
+/* Do what the session code asked for after an event at `now`. */
+static void follow(struct tftp_loop *s, struct sess *x, enum sess_next next, uint64_t now)
+{
+	if (next == SESS_DONE)
+		unlink_sess(s, x);
+	else if (next == SESS_REARM)
+		set_deadline(s, x, now + x->timeout_ms);
 }
 
 static void bury(struct tftp_loop *s)
@@ -638,96 +353,13 @@ static void bury(struct tftp_loop *s)
 	}
 }
 
-static void fail_io(struct tftp_loop *s, struct sess *x)
-{
-	send_error_fd(x->fd, &x->peer, x->peer_len, TFTP_EUNDEF, "file changed or unreadable during transfer");
-	sess_end(s, x, TFTP_OUT_IO_ERROR, "reason=\"source changed or read error\"");
-}
-
-static void on_timeout(struct tftp_loop *s, struct sess *x, uint64_t now)
-{
-	if (x->timeout_ms >= x->timeout_init_ms || x->p.timeout_s) {
-		if (x->retries >= x->max_retries) {
-			sess_end(s, x, TFTP_OUT_TIMEOUT, NULL);
-			return;
-		}
-		x->retries++;
-	}
-	x->retransmits++;
-	x->fresh = 0;
-	if (!x->p.timeout_s) {
-		unsigned cap = x->timeout_init_ms * 8 < TIMEOUT_CAP_MS ? x->timeout_init_ms * 8 : TIMEOUT_CAP_MS;
-		x->timeout_ms = x->timeout_ms * 2 < cap ? x->timeout_ms * 2 : cap;
-	}
-	if (!x->oack_phase)
-		window_open(x);
-	if (transmit(s, x) != 0) {
-		fail_io(s, x);
-		return;
-	}
-	set_deadline(s, x, now + x->timeout_ms);
-}
-
-/* Advance the netascii base state from x->base to block `to` (exclusive) without sending. */
-static int na_seek(struct tftp_loop *s, struct sess *x, uint64_t to)
-{
-	for (uint64_t b = x->base; b < to; b++)
-		if (na_block(s, x, &x->na_base_off, &x->na_base_pend, s->tx) < 0)
-			return -EIO;
-	return 0;
-}
-
-static void on_ack(struct tftp_loop *s, struct sess *x, uint16_t wire, uint64_t now)
-{
-	uint64_t k;
-	enum tftp_ack_action a = tftp_ack_classify(x->base, x->oack_phase ? 0 : x->win_end, wire, &k);
-	if (a == TFTP_ACK_IGNORE)
-		return; /* duplicates never trigger a burst (Sorcerer's Apprentice) */
-	if (a == TFTP_ACK_WINDOW && k == x->last_blk && !x->oack_phase) {
-		x->acked = k;
-		sess_end(s, x, TFTP_OUT_OK, NULL);
-		return;
-	}
-	if (a == TFTP_ACK_PARTIAL)
-		x->retransmits++;
-	if (x->netascii) {
-		if (a == TFTP_ACK_WINDOW && !x->oack_phase) {
-			x->na_base_off = x->na_tx_off;
-			x->na_base_pend = x->na_tx_pend;
-		} else if (a == TFTP_ACK_PARTIAL && na_seek(s, x, k + 1) != 0) {
-			fail_io(s, x);
-			return;
-		}
-	}
-	if (a == TFTP_ACK_WINDOW && x->fresh) {
-		uint64_t t = now_us();
-		tftp_rtt_sample(&x->rtt, t > x->sent_us ? t - x->sent_us : 0);
-	}
-	x->oack_phase = 0;
-	x->acked = k;
-	x->base = k + 1;
-	x->retries = 0;
-	x->timeout_ms = x->p.timeout_s ? x->p.timeout_s * 1000u : tftp_rto_ms(&x->rtt, RTO_MIN_MS, x->timeout_init_ms);
-	window_open(x);
-	/* after a partial ACK part of the new window was sent before: its ACK would not time one transmission */
-	x->fresh = a == TFTP_ACK_WINDOW;
-	x->sent_us = now_us();
-	if (transmit(s, x) != 0) {
-		fail_io(s, x);
-		return;
-	}
-	set_deadline(s, x, now + x->timeout_ms);
-}
-
 static void on_sess_event(struct tftp_loop *s, struct sess *x, uint32_t events, uint64_t now)
 {
 	if (x->dead)
 		return;
-	if (events & EPOLLOUT) {
-		if (transmit(s, x) != 0) {
-			fail_io(s, x);
-			return;
-		}
+	if ((events & EPOLLOUT) && sess_writable(&s->io, x) == SESS_DONE) {
+		unlink_sess(s, x);
+		return;
 	}
 	if (!(events & (EPOLLIN | EPOLLERR)))
 		return;
@@ -744,28 +376,10 @@ static void on_sess_event(struct tftp_loop *s, struct sess *x, uint32_t events, 
 		addr_text(&from, t, sizeof t);
 		log_debug("tftp: %s: packet from wrong TID %s", x->peer_txt, t);
 		if (addr_port(&from) != 0)
-			send_error_fd(x->fd, &from, fl, TFTP_EBADID, "Unknown transfer ID");
+			tftp_send_error(x->fd, &from, fl, TFTP_EBADID, "Unknown transfer ID");
 		return;
 	}
-	struct tftp_packet pk;
-	if (tftp_parse_packet(s->rx, (size_t)n, &pk) != 0)
-		return; /* runts, requests sent to our TID, unknown opcodes: ignored, the timer goes on */
-	switch (pk.op) {
-	case TFTP_ACK:
-		on_ack(s, x, pk.block, now);
-		break;
-	case TFTP_ERROR: {
-		char m[128], why[192];
-		sanitize(pk.msg, pk.msg_len, m, sizeof m);
-		snprintf(why, sizeof why, "client_error=%u:\"%s\"", pk.code, m);
-		sess_end(s, x, TFTP_OUT_ABORTED, why);
-		break;
-	}
-	default:
-		send_error_fd(x->fd, &x->peer, x->peer_len, TFTP_EBADOP, "illegal TFTP operation");
-		sess_end(s, x, TFTP_OUT_BAD_REQUEST, "reason=\"unexpected packet\"");
-		break;
-	}
+	follow(s, x, sess_packet(&s->io, x, s->rx, (size_t)n), now);
 }
 
 /* ---- requests on the listening socket ---- */
@@ -780,7 +394,7 @@ struct req_ctx {
 static void refuse(struct req_ctx *r, const char *name, size_t name_len, enum tftp_err code, const char *msg,
                    enum tftp_outcome o, const char *reason)
 {
-	char nm[NAME_LOG];
+	char nm[TFTP_NAME_LOG];
 	sanitize(name ? name : "", name ? name_len : 0, nm, sizeof nm);
 	log_warn("tftp: %s refused file=\"%s\" reason=\"%s\" outcome=%s", r->peer_txt, nm, reason,
 	         tftp_outcome_name(o));
@@ -790,7 +404,7 @@ static void refuse(struct req_ctx *r, const char *name, size_t name_len, enum tf
 	int fd = tid_socket(&r->local, r->local_len);
 	if (fd < 0)
 		return;
-	send_error_fd(fd, &r->peer, r->peer_len, code, msg);
+	tftp_send_error(fd, &r->peer, r->peer_len, code, msg);
 	close(fd);
 }
 
@@ -808,25 +422,6 @@ static unsigned mtu_blksize(struct tftp_loop *s, int ifindex, int family)
 	int hdr = (family == AF_INET6 ? 40 : 20) + 8 + (int)TFTP_HDR;
 	int v = ifr.ifr_mtu - hdr;
 	return v < (int)TFTP_MIN_BLKSIZE ? TFTP_MIN_BLKSIZE : (unsigned)v;
-}
-
-/* Size of the netascii encoding of the source. */
-static int na_total(struct tftp_loop *s, struct sess *x, uint64_t *out)
-{
-	uint64_t off = 0, n = 0;
-	for (;;) {
-		ssize_t r = src_read(x, off, s->na, TFTP_MAX_BLKSIZE);
-		if (r < 0)
-			return (int)r;
-		if (r == 0)
-			break;
-		n += tftp_netascii_size(s->na, (size_t)r);
-		off += (uint64_t)r;
-	}
-	if (off != x->src_size)
-		return -EIO;
-	*out = n;
-	return 0;
 }
 
 static void start_request(struct tftp_loop *s, struct req_ctx *r, const uint8_t *pkt, size_t len, uint64_t now)
@@ -858,7 +453,7 @@ static void start_request(struct tftp_loop *s, struct req_ctx *r, const uint8_t 
 			return; /* the client repeated its RRQ: our session answers it */
 		/* A new request from the same port: the client gave up on the old transfer (PXE ROMs ask for
 		 * tsize, abort with ERROR 8 and ask again from the same port; the ERROR may still be queued). */
-		sess_end(s, old, TFTP_OUT_ABORTED, "reason=\"superseded by a new request\"");
+		end_sess(s, old, TFTP_OUT_ABORTED, "reason=\"superseded by a new request\"");
 	}
 
 	struct snapshot *snap = snapshot_current();
@@ -885,90 +480,15 @@ static void start_request(struct tftp_loop *s, struct req_ctx *r, const uint8_t 
 	x->client = ce;
 	x->fd = -1;
 	x->file_fd = -1;
-	sanitize(rq.file, rq.file_len, x->name, sizeof x->name);
-
-	struct menu_request mrq;
-	int m = menu_name_parse(rq.file, rq.file_len, &mrq);
-	memcpy(x->mac, mrq.mac, 6);
-	if (m == 0 && autoexec_request_match(rq.file, rq.file_len)) {
-		/* Stock iPXE asks its TFTP server for autoexec.ipxe: answer with the chain script, pointing at the
-		 * address this request came in on. */
-		char local_ip[INET6_ADDRSTRLEN];
-		addr_ip_text(&r->local, local_ip, sizeof local_ip);
-		sbuf out = SBUF_INIT;
-		if (autoexec_render(cfg, local_ip, &out) != 0 || !(x->mem = sbuf_steal(&out))) {
-			sbuf_free(&out);
-			refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "cannot render autoexec.ipxe", TFTP_OUT_IO_ERROR,
-			       "render failed");
-			goto drop;
-		}
-		x->mem_len = x->src_size = strlen(x->mem);
-	} else if (m < 0) {
-		refuse(r, rq.file, rq.file_len, TFTP_ENOTFOUND, "file not found", TFTP_OUT_NOT_FOUND, "bad menu name");
-		goto drop;
-	} else if (m == 1) {
-		char local_ip[INET6_ADDRSTRLEN], peer_ip[INET6_ADDRSTRLEN], base[512];
-		addr_ip_text(&r->local, local_ip, sizeof local_ip);
-		addr_ip_text(&r->peer, peer_ip, sizeof peer_ip);
-		snapshot_http_base(snap, local_ip, r->local.ss_family == AF_INET6, base, sizeof base);
-		struct render_client cl = {.ip = peer_ip, .via = RENDER_TFTP, .file_base = base[0] ? base : NULL,
-		                           .menu_c32 = vfs_boot_has(snap->vfs, "menu.c32")};
-		memcpy(cl.mac, x->mac, 6);
-		sbuf out = SBUF_INIT;
-		rc = render_request(snap->cfg, snap->cat, snap->tmpl, &cl, &mrq, &out);
-		if (rc) {
-			sbuf_free(&out);
-			if (rc == -ENOENT)
-				refuse(r, rq.file, rq.file_len, TFTP_ENOTFOUND, "file not found", TFTP_OUT_NOT_FOUND,
-				       "unknown submenu");
-			else
-				refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "cannot render menu", TFTP_OUT_IO_ERROR,
-				       "render failed");
-			goto drop;
-		}
-		x->mem_len = out.len;
-		x->mem = sbuf_steal(&out);
-		if (!x->mem) {
-			refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "server busy, retry", TFTP_OUT_BUSY, "out of memory");
-			goto drop;
-		}
-		x->is_menu = mrq.has_mac ? 1 : 2; /* 2: a generic config, no MAC to log */
-		x->src_size = x->mem_len;
-		metrics_tftp_menu();
-	} else {
-		int fd = vfs_open(snap->vfs, rq.file, rq.file_len, &x->st0, NULL);
-		if (fd < 0) {
-			if (fd == -EACCES)
-				refuse(r, rq.file, rq.file_len, TFTP_EACCESS, "access violation", TFTP_OUT_DENIED,
-				       "refused name");
-			else if (fd == -ENOENT || fd == -EISDIR || fd == -EINVAL || fd == -ENOTDIR)
-				refuse(r, rq.file, rq.file_len, TFTP_ENOTFOUND, "file not found", TFTP_OUT_NOT_FOUND,
-				       fd == -ENOENT ? "not found" : "not a regular file");
-			else
-				refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "cannot open file, retry", TFTP_OUT_IO_ERROR,
-				       strerror(-fd));
-			goto drop;
-		}
-		x->file_fd = fd;
-		x->src_size = (uint64_t)x->st0.st_size;
-	}
-	x->netascii = rq.mode == TFTP_MODE_NETASCII;
-	x->size = x->src_size;
-	x->na_base_pend = x->na_tx_pend = -1;
-	if (x->netascii && na_total(s, x, &x->size) != 0) {
-		refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "read error", TFTP_OUT_IO_ERROR, "read error");
+	char local_ip[INET6_ADDRSTRLEN], peer_ip[INET6_ADDRSTRLEN];
+	addr_ip_text(&r->local, local_ip, sizeof local_ip);
+	addr_ip_text(&r->peer, peer_ip, sizeof peer_ip);
+	struct sess_refusal why;
+	if (sess_open(&s->io, x, snap, &rq, local_ip, r->local.ss_family == AF_INET6, peer_ip,
+	              mtu_blksize(s, r->ifindex, r->local.ss_family), &why) != 0) {
+		refuse(r, rq.file, rq.file_len, why.code, why.msg, why.outcome, why.reason);
 		goto drop;
 	}
-
-	struct tftp_limits lim = {.max_blksize = cfg->tftp_max_blksize,
-	                          .mtu_blksize = mtu_blksize(s, r->ifindex, r->local.ss_family),
-	                          .max_window = cfg->tftp_max_window,
-	                          .window_bytes = TFTP_WINDOW_BYTES};
-	tftp_negotiate(&rq.opt, &lim, x->size, &x->p);
-	x->last_blk = tftp_block_count(x->size, x->p.blksize);
-	x->timeout_init_ms = cfg->tftp_timeout_ms ? cfg->tftp_timeout_ms : 1000;
-	x->timeout_ms = x->p.timeout_s ? x->p.timeout_s * 1000u : x->timeout_init_ms;
-	x->max_retries = cfg->tftp_retries;
 	snapshot_unref(snap);
 	snap = NULL;
 
@@ -984,13 +504,12 @@ static void start_request(struct tftp_loop *s, struct req_ctx *r, const uint8_t 
 	memcpy(x->peer_txt, r->peer_txt, sizeof x->peer_txt);
 	x->start_ms = now;
 	x->deadline = now + x->timeout_ms;
-	x->base = 1;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = x};
 	if (heap_push(s, x) != 0) {
 		refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "server busy, retry", TFTP_OUT_BUSY, "out of memory");
 		goto drop;
 	}
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, x->fd, &ev) != 0) {
+	if (epoll_ctl(s->io.epfd, EPOLL_CTL_ADD, x->fd, &ev) != 0) {
 		heap_remove(s, x);
 		refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "server busy, retry", TFTP_OUT_BUSY, "epoll");
 		goto drop;
@@ -999,16 +518,7 @@ static void start_request(struct tftp_loop *s, struct req_ctx *r, const uint8_t 
 	x->hnext = *slot;
 	*slot = x;
 	metrics_tftp_active(1);
-
-	if (x->p.oack) {
-		x->oack_phase = 1;
-	} else {
-		window_open(x);
-	}
-	x->fresh = 1;
-	x->sent_us = now_us();
-	if (transmit(s, x) != 0)
-		fail_io(s, x);
+	follow(s, x, sess_begin(&s->io, x), now);
 	return;
 drop:
 	unreserve(s->srv, x->client);
@@ -1085,7 +595,7 @@ static void *loop(void *arg)
 			uint64_t now = now_ms(), d = s->heap[0]->deadline;
 			timeout = d <= now ? 0 : (d - now > 60000 ? 60000 : (int)(d - now));
 		}
-		int n = epoll_wait(s->epfd, evs, (int)ARRAY_SIZE(evs), timeout);
+		int n = epoll_wait(s->io.epfd, evs, (int)ARRAY_SIZE(evs), timeout);
 		if (n < 0 && errno != EINTR) {
 			log_error("tftp: epoll_wait: %s", strerror(errno));
 			break;
@@ -1103,12 +613,14 @@ static void *loop(void *arg)
 		}
 		if (stop)
 			break;
-		while (s->heap_n && s->heap[0]->deadline <= now)
-			on_timeout(s, s->heap[0], now);
+		while (s->heap_n && s->heap[0]->deadline <= now) {
+			struct sess *x = s->heap[0];
+			follow(s, x, sess_timeout(&s->io, x), now);
+		}
 		bury(s);
 	}
 	while (s->heap_n)
-		sess_end(s, s->heap[0], TFTP_OUT_ABORTED, "reason=\"server stopping\"");
+		end_sess(s, s->heap[0], TFTP_OUT_ABORTED, "reason=\"server stopping\"");
 	bury(s);
 	return NULL;
 }
@@ -1201,27 +713,27 @@ static void raise_nofile(void)
 static void loop_free(struct tftp_loop *s)
 {
 	while (s->heap_n) /* never started, or stopped: nothing left, but be safe */
-		sess_end(s, s->heap[0], TFTP_OUT_ABORTED, "reason=\"server freed\"");
+		end_sess(s, s->heap[0], TFTP_OUT_ABORTED, "reason=\"server freed\"");
 	bury(s);
 	if (s->lfd >= 0)
 		close(s->lfd);
-	if (s->epfd >= 0)
-		close(s->epfd);
+	if (s->io.epfd >= 0)
+		close(s->io.epfd);
 	free(s->heap);
 	free(s->rx);
-	free(s->tx);
-	free(s->na);
+	free(s->io.tx);
+	free(s->io.na);
 }
 
 static int loop_init(struct tftp_server *srv, struct tftp_loop *s, const struct listen_spec *l, int reuse, char *err,
                      size_t errlen)
 {
 	s->srv = srv;
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->io.epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->rx = malloc(RX_BYTES);
-	s->tx = malloc(TX_BYTES);
-	s->na = malloc(TFTP_MAX_BLKSIZE);
-	if (s->epfd < 0 || !s->rx || !s->tx || !s->na) {
+	s->io.tx = malloc(TFTP_TX_BYTES);
+	s->io.na = malloc(TFTP_MAX_BLKSIZE);
+	if (s->io.epfd < 0 || !s->rx || !s->io.tx || !s->io.na) {
 		snprintf(err, errlen, "TFTP set-up: %s", strerror(errno));
 		return -ENOMEM;
 	}
@@ -1230,8 +742,8 @@ static int loop_init(struct tftp_server *srv, struct tftp_loop *s, const struct 
 		return rc;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tag_listen};
 	struct epoll_event es = {.events = EPOLLIN, .data.ptr = &tag_stop};
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev) != 0 ||
-	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, srv->efd, &es) != 0) {
+	if (epoll_ctl(s->io.epfd, EPOLL_CTL_ADD, s->lfd, &ev) != 0 ||
+	    epoll_ctl(s->io.epfd, EPOLL_CTL_ADD, srv->efd, &es) != 0) {
 		rc = -errno;
 		snprintf(err, errlen, "TFTP epoll: %s", strerror(errno));
 		return rc;
@@ -1258,7 +770,7 @@ int tftp_server_open(const struct listen_spec *l, unsigned threads, struct tftp_
 	s->efd = -1;
 	pthread_mutex_init(&s->cmu, NULL);
 	for (unsigned i = 0; i < threads; i++)
-		s->loops[i].lfd = s->loops[i].epfd = -1;
+		s->loops[i].lfd = s->loops[i].io.epfd = -1;
 	int rc = 0;
 	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->efd < 0) {
