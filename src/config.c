@@ -641,6 +641,11 @@ static const struct key_def keys[] = {
     {"HTTPTimeout", h_uint, OFF(http_timeout_s), 1, 86400, NULL},
     {"HTTPThreads", h_uint, OFF(http_threads), 0, 1024, NULL},
     {"AllowRemoteReload", h_bool, OFF(allow_remote_reload), 0, 0, NULL},
+    {"StateDir", h_path, OFF(state_dir), 0, 0, NULL},
+    {"StateStore", h_bool, OFF(state_store), 0, 0, NULL},
+    {"NodeEvents", h_uint, OFF(node_events), 1, 10000, NULL},
+    {"NodeTimeout", h_uint, OFF(node_timeout_s), 0, 86400, NULL},
+    {"APITokenFile", h_path, OFF(api_token_file), 0, 0, NULL},
 };
 enum { KEY_VERSION = 0, KEY_ROOTFS = 2, N_KEYS = ARRAY_SIZE(keys) };
 
@@ -972,6 +977,10 @@ struct config *config_new_default(void)
 	c->http_threads = 0;
 	c->tftp_threads = 0;
 	c->allow_remote_reload = 0;
+	c->state_dir = xstrdup("/var/lib/autopxe");
+	c->state_store = 1;
+	c->node_events = 50;
+	c->node_timeout_s = 300;
 	return c;
 }
 
@@ -1002,6 +1011,8 @@ void config_free(struct config *c)
 	free(c->templates_dir);
 	free(c->iso_dir);
 	free(c->cache_dir);
+	free(c->state_dir);
+	free(c->api_token_file);
 	free(c->user);
 	free(c);
 }

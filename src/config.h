@@ -84,6 +84,12 @@ struct config {
 	unsigned http_threads;        /* HTTPThreads, default 0 = number of cores */
 	unsigned tftp_threads;        /* TFTPThreads, default 0 = number of cores */
 	int allow_remote_reload;      /* AllowRemoteReload, default false */
+
+	char *state_dir;          /* StateDir: the state store (pins, boot timeline), default /var/lib/autopxe */
+	int state_store;          /* StateStore, default true; false = no pins API, no timeline */
+	unsigned node_events;     /* NodeEvents: events kept per node, default 50 (1..10000) */
+	unsigned node_timeout_s;  /* NodeTimeout (s): no progress this long = failed, default 300; 0 = never */
+	char *api_token_file;     /* APITokenFile: bearer token for write endpoints from non-loopback, NULL = none */
 };
 
 /* Relative paths in the file (RootfsPath, StaticDir, IPXEDir, TemplatesDir, ISOPath, CacheDir) are resolved

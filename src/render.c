@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,6 +515,7 @@ struct rctx {
 	sbuf iso_url, iso_label, image_path, image_url; /* per release, see set_media_vars */
 	const struct scan_release *media_of;
 	const struct cfg_host *host;
+	char pin[256]; /* the API pin of this client, if any */
 };
 
 static void warn(struct rctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -675,11 +677,29 @@ static int fill_entry(struct rctx *x, struct tmpl_val *parent, const char *field
 	return tmpl_data_error(d);
 }
 
+static _Atomic(render_pin_fn) pin_hook;
+
+void render_set_pin_hook(render_pin_fn fn)
+{
+	atomic_store(&pin_hook, fn);
+}
+
 /* The host's default boot target: 0 with *bt filled and *id set, -ENOENT (none configured or not
- * resolvable; warned into the menu when warn_menu). */
+ * resolvable; warned into the menu when warn_menu). An API pin comes first (render_set_pin_hook). */
 static int host_default(struct rctx *x, struct boot_target *bt, const char **id, int warn_menu)
 {
 	char why[512];
+	render_pin_fn fn = atomic_load(&pin_hook);
+	if (fn && fn(x->cl->mac, x->pin, sizeof x->pin) == 1) {
+		*id = x->pin;
+		if (boot_id_resolve(x->cfg, x->cat, *id, bt, why, sizeof why) == 0) {
+			if (tname_ok(bt->tmpl->key))
+				return 0;
+			snprintf(why, sizeof why, "template name cannot be an iPXE label");
+		}
+		if (warn_menu)
+			warn(x, "pin '%s' ignored: %s", *id, why);
+	}
 	*id = x->host ? x->host->boot_id : x->cfg ? x->cfg->default_distro : NULL;
 	if (!*id || !**id)
 		return -ENOENT;

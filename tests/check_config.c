@@ -661,7 +661,7 @@ START_TEST(test_example_file)
 		o += n;
 		line += n;
 	}
-	ck_assert_int_eq(uncommented, 29); /* every optional key of config.h */
+	ck_assert_int_eq(uncommented, 34); /* every optional key of config.h */
 	diag_init(&d);
 	rc = config_load_buffer(out, strlen(out), "example-uncommented.yaml", &c, &d);
 	if (rc || d.n)
@@ -693,6 +693,11 @@ START_TEST(test_example_file)
 	ck_assert_uint_eq(c->http_timeout_s, def->http_timeout_s);
 	ck_assert_uint_eq(c->http_threads, def->http_threads);
 	ck_assert_int_eq(c->allow_remote_reload, def->allow_remote_reload);
+	ck_assert_str_eq(c->state_dir, def->state_dir);
+	ck_assert_int_eq(c->state_store, def->state_store);
+	ck_assert_uint_eq(c->node_events, def->node_events);
+	ck_assert_uint_eq(c->node_timeout_s, def->node_timeout_s);
+	ck_assert_ptr_null(c->api_token_file);
 	config_free(def);
 	config_free(c);
 	diag_free(&d);
