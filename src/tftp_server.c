@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "render.h"
 #include "snapshot.h"
+#include "store.h"
 #include "tftp_proto.h"
 #include "util.h"
 #include "vfs.h"
@@ -616,6 +617,7 @@ static void sess_end(struct tftp_loop *s, struct sess *x, enum tftp_outcome o, c
 	         (unsigned long long)(now_ms() - x->start_ms), rtt, x->retransmits, tftp_outcome_name(o),
 	         why ? " " : "", why ? why : "");
 	metrics_tftp_done(o, bytes, x->p.blksize, x->p.windowsize, x->retransmits);
+	store_record_tftp(x->is_menu, x->mac, x->peer_txt, x->name, bytes, now_ms() - x->start_ms, o == TFTP_OUT_OK);
 	metrics_tftp_active(-1);
 	heap_remove(s, x);
 	stab_del(s, x);
