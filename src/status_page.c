@@ -48,7 +48,7 @@ static const char page_head[] =
     "input[type=checkbox]{padding:0}button{background:#f6f8fa;cursor:pointer}\n"
     ":focus-visible{outline:3px solid var(--menu);outline-offset:1px}\n"
     "#msg{min-height:1.4em;margin:.3rem 0}.muted{color:var(--mute)}.warn{color:var(--failed);font-weight:600}\n"
-    "@media (max-width:40rem){thead{display:none}table,tbody,tr,td{display:block;width:100%}"
+    "@media (max-width:40rem){form label{flex:1 1 100%}form label.inline{flex:0 0 auto}thead{display:none}table,tbody,tr,td{display:block;width:100%}"
     "tr{border:1px solid var(--line);border-radius:6px;margin:.4rem 0;padding:.2rem}td{border:0;padding:.15rem .5rem}"
     "td::before{content:attr(data-label) \": \";color:var(--mute);font-size:.85rem}}\n"
     "</style>\n</head>\n<body>\n<header>\n<h1>autopxe status</h1>\n";
@@ -136,8 +136,8 @@ int status_page_render(const struct store_node *nodes, size_t n, const size_t co
 	                     "<h2>Nodes</h2>\n"
 	                     "<p><label for=\"filter\">Filter (MAC, state, boot id, IP)<input id=\"filter\" type=\"search\" "
 	                     "autocomplete=\"off\"></label></p>\n"
-	                     "<table>\n<caption class=\"muted\" style=\"text-align:left\">Boot state of every node seen; "
-	                     "refreshed every 2 s</caption>\n<thead><tr><th scope=\"col\">MAC</th><th scope=\"col\">State</th>"
+	                     "<p class=\"muted\" id=\"nodes-desc\">Boot state of every node seen; refreshed every 2 s</p>\n"
+	                     "<table aria-describedby=\"nodes-desc\">\n<thead><tr><th scope=\"col\">MAC</th><th scope=\"col\">State</th>"
 	                     "<th scope=\"col\">Boot id</th><th scope=\"col\">IP</th><th scope=\"col\">Last event</th>"
 	                     "<th scope=\"col\">Age</th></tr></thead>\n<tbody id=\"nodes-body\">\n");
 	for (size_t i = 0; i < n && !rc; i++) {
