@@ -277,7 +277,8 @@ int api_node_json(const struct store_node *node, const struct store_event *ev, s
 		json_object_set_new(o, "file", jstr(e->file));
 		json_object_set_new(o, "bytes", json_integer((json_int_t)e->bytes));
 		json_object_set_new(o, "ms", json_integer(e->ms));
-		json_object_set_new(o, "outcome", json_string(e->ok ? "ok" : "failed"));
+		json_object_set_new(o, "outcome",
+		                    json_string(e->ok == XFER_PARTIAL ? "partial" : e->ok ? "ok" : "failed"));
 		json_object_set_new(o, "boot_id", jstr(e->boot));
 		json_array_append_new(a, o);
 	}

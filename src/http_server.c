@@ -986,7 +986,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 			store_record_menu(PROTO_HTTP, r->mac, r->ip, r->bytes, ms, done && r->status == 200);
 		else if (r->m == M_GET && strcmp(r->route, "file") == 0 && r->raw)
 			store_record_file(PROTO_HTTP, r->ip, r->raw, r->bytes, ms,
-			                  done && (r->status == 200 || r->status == 206));
+			                  !done                 ? XFER_FAILED
+			                  : r->status == 200    ? XFER_OK
+			                  : r->status == 206    ? XFER_PARTIAL
+			                                        : XFER_FAILED);
 		log_info("http %s %s \"%s\" %u %llu %.1fms mac=%s%s", r->ip, r->method, path, r->status,
 		         (unsigned long long)r->bytes, (double)(now_us() - r->t0) / 1000.0, macs,
 		         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (incomplete)");

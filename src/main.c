@@ -274,7 +274,7 @@ static int cmd_serve(struct opts *o)
 		struct store_opts so = {.state_dir = c->state_dir,
 		                        .keep_events = c->node_events,
 		                        .fail_after_s = c->node_timeout_s,
-		                        .queue_len = 65536};
+		                        .queue_len = 16384};
 		int degraded;
 		char serr[600];
 		if (store_open(&so, &degraded, serr, sizeof serr) == 0)

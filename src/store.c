@@ -15,7 +15,8 @@
 #include "render.h"
 #include "snapshot.h"
 
-#define IPMAP_SLOTS 16384 /* client IP -> MAC of its last menu fetch; a collision overwrites (rare mis-join) */
+#define IPMAP_SLOTS 32768 /* client IP -> MAC of its last menu fetch: open addressing, linear probing */
+#define IPMAP_PROBE 64    /* slots tried; a full neighbourhood overwrites the home slot (a forgotten client) */
 
 static const char *const state_names[NODE_NSTATES] = {"menu", "kernel", "initrd", "booted", "failed"};
 static const char *const kind_names[] = {"menu", "kernel", "initrd", "file"};
@@ -44,8 +45,8 @@ struct qitem {
 
 struct mnode {
 	struct store_node n;
-	struct store_event *ev; /* ring of up to keep events */
-	size_t ev_n, ev_head;   /* count, index of the oldest */
+	struct store_event *ev; /* ring of up to keep events (ev_cap allocated) */
+	size_t ev_n, ev_head, ev_cap; /* count, index of the oldest, capacity */
 	int dirty;
 };
 
@@ -127,14 +128,29 @@ static size_t ip_slot(const char *ip)
 	return (size_t)(x % IPMAP_SLOTS);
 }
 
+/* The entry of ip, or (insert) the first free slot of its neighbourhood, else its home slot. iplock held. */
+static struct ipent *ip_find(const char *ip, int insert)
+{
+	size_t h = ip_slot(ip);
+	for (size_t i = 0; i < IPMAP_PROBE; i++) {
+		struct ipent *e = &G.ipmap[(h + i) % IPMAP_SLOTS];
+		if (!e->used)
+			return insert ? e : NULL;
+		if (strcmp(e->ip, ip) == 0)
+			return e;
+	}
+	return insert ? &G.ipmap[h] : NULL;
+}
+
 static int ip_to_mac(const char *ip, uint8_t mac[6])
 {
+	struct ipent *e;
 	int found = 0;
 	if (!G.ipmap)
 		return 0;
-	struct ipent *e = &G.ipmap[ip_slot(ip)];
 	pthread_mutex_lock(&G.iplock);
-	if (e->used && strcmp(e->ip, ip) == 0) {
+	e = ip_find(ip, 0);
+	if (e) {
 		memcpy(mac, e->mac, 6);
 		found = 1;
 	}
@@ -309,8 +325,8 @@ void store_record_menu(enum store_proto proto, const uint8_t mac[6], const char 
 			snprintf(it.ev.boot, sizeof it.ev.boot, "%s", p.boot);
 	}
 	if (ok && G.ipmap) { /* synchronously: the kernel request that follows must find it */
-		struct ipent *e = &G.ipmap[ip_slot(it.ip)];
 		pthread_mutex_lock(&G.iplock);
+		struct ipent *e = ip_find(it.ip, 1);
 		snprintf(e->ip, sizeof e->ip, "%s", it.ip);
 		memcpy(e->mac, mac, 6);
 		e->used = 1;
@@ -385,7 +401,7 @@ void store_record_file(enum store_proto proto, const char *ip, const char *name,
 	it.ev.bytes = bytes;
 	it.ev.ms = ms;
 	it.ev.ok = ok;
-	if (ok && atomic_load(&pin_count))
+	if (ok == XFER_OK && atomic_load(&pin_count))
 		maybe_consume(it.ev.mac, name);
 	queue_push(&it);
 }
@@ -397,7 +413,7 @@ void store_record_tftp(int is_menu, const uint8_t mac[6], const char *peer, cons
 	if (is_menu)
 		store_record_menu(PROTO_TFTP, mac, peer, bytes, m, ok);
 	else
-		store_record_file(PROTO_TFTP, peer, name, bytes, m, ok);
+		store_record_file(PROTO_TFTP, peer, name, bytes, m, ok ? XFER_OK : XFER_FAILED);
 }
 
 /* ------------------------------------------------------------------ nodes (nlock held) */
@@ -425,16 +441,23 @@ static struct mnode *node_get(const uint8_t mac[6], int64_t ts)
 	return m;
 }
 
+/* The ring grows (4, 8, ... up to keep) while it has not wrapped, so a node with few events costs little. */
 static void node_add_event(struct mnode *m, const struct store_event *e)
 {
 	unsigned keep = G.o.keep_events ? G.o.keep_events : 1;
-	if (!m->ev) {
-		m->ev = calloc(keep, sizeof *m->ev);
-		if (!m->ev)
+	if (m->ev_n == m->ev_cap && m->ev_cap < keep) {
+		size_t cap = m->ev_cap ? m->ev_cap * 2 : 4;
+		struct store_event *nv;
+		if (cap > keep)
+			cap = keep;
+		nv = realloc(m->ev, cap * sizeof *nv);
+		if (!nv)
 			return;
+		m->ev = nv;
+		m->ev_cap = cap;
 	}
 	if (m->ev_n < keep) {
-		m->ev[(m->ev_head + m->ev_n) % keep] = *e;
+		m->ev[m->ev_n] = *e; /* not wrapped yet: ev_head is 0 */
 		m->ev_n++;
 	} else {
 		m->ev[m->ev_head] = *e;
@@ -454,7 +477,8 @@ static void node_apply(struct mnode *m, const struct store_event *e, const char 
 	if (e->boot[0] && e->kind == EV_MENU)
 		snprintf(m->n.boot, sizeof m->n.boot, "%s", e->boot);
 	snprintf(m->n.last_event, sizeof m->n.last_event, "%s %s %s", kind_names[e->kind],
-	         e->proto == PROTO_TFTP ? "tftp" : "http", e->ok ? "ok" : "failed");
+	         e->proto == PROTO_TFTP ? "tftp" : "http",
+	         e->ok == XFER_PARTIAL ? "partial" : e->ok ? "ok" : "failed");
 	if (!e->ok) {
 		if (e->kind != EV_FILE)
 			m->n.state = NODE_FAILED;
@@ -463,7 +487,8 @@ static void node_apply(struct mnode *m, const struct store_event *e, const char 
 	} else if (e->kind == EV_KERNEL) {
 		m->n.state = NODE_KERNEL;
 	} else if (e->kind == EV_INITRD) {
-		m->n.state = NODE_BOOTED; /* the initrd was sent completely: the last thing the server hands out */
+		/* the initrd sent completely is the last thing the server hands out: booted; a Range part of it: initrd */
+		m->n.state = e->ok == XFER_PARTIAL ? NODE_INITRD : NODE_BOOTED;
 	}
 	m->dirty = 1;
 	node_add_event(m, e);
@@ -703,7 +728,7 @@ int store_open(const struct store_opts *o, int *degraded, char *err, size_t errl
 	if (!G.o.keep_events)
 		G.o.keep_events = 1;
 	if (!G.o.queue_len)
-		G.o.queue_len = 65536;
+		G.o.queue_len = 16384;
 	G.qcap = G.o.queue_len;
 	G.q = calloc(G.qcap, sizeof *G.q);
 	G.ipmap = calloc(IPMAP_SLOTS, sizeof *G.ipmap);

@@ -31,6 +31,8 @@ int node_state_parse(const char *name);
 
 enum store_kind { EV_MENU, EV_KERNEL, EV_INITRD, EV_FILE };
 enum store_proto { PROTO_TFTP, PROTO_HTTP };
+/* Outcome of a transfer: a partial one is a complete answer to a Range request (HTTP 206). */
+enum store_outcome { XFER_FAILED = 0, XFER_OK = 1, XFER_PARTIAL = 2 };
 
 struct store_pin {
 	uint8_t mac[6];
@@ -47,7 +49,7 @@ struct store_event {
 	enum store_proto proto;
 	uint64_t bytes;
 	uint32_t ms;
-	int ok;
+	int ok; /* enum store_outcome */
 	char file[STORE_FILE_MAX];
 	char boot[STORE_BOOT_MAX];
 };
@@ -114,8 +116,9 @@ int store_pin_lookup(const uint8_t mac[6], char *boot, size_t len);
 /* A menu fetch by mac from client ip (text, may carry a ":port" or "[v6]:port"). */
 void store_record_menu(enum store_proto proto, const uint8_t mac[6], const char *ip, uint64_t bytes, uint32_t ms,
                        int ok);
-/* A file transfer (kernel, initrd or anything else) by name as requested, tied to a MAC by client ip. A
- * complete transfer of the kernel of a one-shot pin consumes the pin here, before returning. */
+/* A file transfer (kernel, initrd or anything else) by name as requested, tied to a MAC by client ip; ok is an
+ * enum store_outcome. A complete (XFER_OK) transfer of the kernel of a one-shot pin consumes the pin here,
+ * before returning. */
 void store_record_file(enum store_proto proto, const char *ip, const char *name, uint64_t bytes, uint32_t ms,
                        int ok);
 

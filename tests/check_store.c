@@ -380,6 +380,28 @@ START_TEST(test_states)
 	ck_assert_int_eq(store_node(mac, &n, &ev, &nev), 1);
 	ck_assert_int_eq(n.state, NODE_KERNEL);
 	free(ev);
+	/* a Range part of the initrd: initrd; a kernel sent in part does not consume a one-shot pin */
+	store_record_file(PROTO_HTTP, "192.0.2.30", "/boot/debian/bookworm/boot/initrd.img-6.1.0-21-amd64", 1, 1,
+	                  XFER_PARTIAL);
+	store_flush();
+	ck_assert_int_eq(store_node(mac, &n, &ev, &nev), 1);
+	ck_assert_int_eq(n.state, NODE_INITRD);
+	ck_assert_str_eq(n.last_event, "initrd http partial");
+	free(ev);
+	{
+		struct store_pin p = pin_of("52:54:00:00:00:30", "debian/bookworm/latest/nfs", 1), got;
+		ck_assert_int_eq(store_pin_set(&p), 0);
+		store_record_file(PROTO_HTTP, "192.0.2.30", "/boot/debian/bookworm/boot/vmlinuz-6.1.0-21-amd64", 1, 1,
+		                  XFER_PARTIAL);
+		ck_assert_int_eq(store_pin_get(mac, &got), 1);
+		store_record_file(PROTO_HTTP, "192.0.2.30", "/boot/debian/bookworm/boot/vmlinuz-6.1.0-21-amd64", 1, 1,
+		                  XFER_OK);
+		ck_assert_int_eq(store_pin_get(mac, &got), 0);
+		store_flush();
+		ck_assert_int_eq(store_node(mac, &n, &ev, &nev), 1);
+		ck_assert_int_eq(n.state, NODE_KERNEL);
+		free(ev);
+	}
 	/* no progress for longer than the timeout: failed */
 	ck_assert_int_eq(store_node_state(&n, n.last_ms + 301 * 1000), NODE_FAILED);
 	ck_assert_int_eq(store_node_state(&n, n.last_ms + 299 * 1000), NODE_KERNEL);
