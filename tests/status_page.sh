@@ -2,7 +2,9 @@
 # status_page.sh - the status page at / in headless Chromium: a server on loopback, three nodes booted with curl
 # (menu, kernel, initrd; one stops after its kernel, one is pinned), then Chromium loads / , runs its script
 # (which polls /api/v1/nodes) and dumps the DOM: the table must list the nodes with their states and the counts
-# must match. Screenshots (desktop and phone width) go to $OUT (default build/test-output).
+# must match; then the pin form is driven over the DevTools protocol (tests/cdp_eval.py): a pin set with it, and
+# cleared with it, changes that node's next menu. Screenshots (desktop and phone width) go to $OUT (default
+# build/test-output).
 # Prints "status page: ok". Env: AUTOPXE_BIN (default build/autopxe-san), OUT.
 set -eu
 bin=${AUTOPXE_BIN:-build/autopxe-san}
@@ -58,8 +60,45 @@ chrome() {
 chrome --dump-dom "$base/" >"$dir/dom.html"
 chrome --window-size=1280,900 --screenshot="$out/status-page.png" "$base/" >/dev/null
 chrome --window-size=390,844 --screenshot="$out/status-page-phone.png" "$base/" >/dev/null
-rm -rf "$profile"
 fail=0
+# the pin form, driven over the DevTools protocol: set a pin for node 1, then clear it; each changes its next menu
+printf '%s\n' --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+	--disable-component-update --disable-sync --user-data-dir="$profile" >"$dir/flags"
+wait_js='new Promise(function(ok){var n=0;(function w(){var m=document.getElementById("msg");
+ if((m&&m.textContent)||n++>100)ok(m?m.textContent:"no #msg");else setTimeout(w,50);})();})'
+ready_js='new Promise(function(ok){var n=0;(function w(){var e=document.getElementById("shown");
+ if((e&&e.textContent)||n++>100)ok(e?e.textContent:"");else setTimeout(w,50);})();})'
+set_js='document.getElementById("pin-mac").value="52:54:00:00:00:01";
+ document.getElementById("pin-boot").value="ubuntu/noble/latest/nfs";
+ document.getElementById("pin-once").checked=false;
+ document.getElementById("pin-form").requestSubmit();"submitted"'
+clear_js='document.getElementById("pin-mac").value="525400000001";document.getElementById("pin-clear").click();"clicked"'
+# keyboard use: every control has a label, nothing is taken out of the tab order
+a11y_js='"unlabelled="+Array.prototype.filter.call(document.querySelectorAll("input"),function(i){return !i.labels.length;}).length
+ +" untabbable="+Array.prototype.filter.call(document.querySelectorAll("input,button,[tabindex]"),function(e){return e.tabIndex<0||e.disabled;}).length'
+python3 "$(dirname "$0")/cdp_eval.py" "$dir/flags" "$base/" "$ready_js" "$a11y_js" "$set_js" "$wait_js" \
+	>"$dir/cdp1.out" 2>&1 || true
+if grep -q '"unlabelled=0 untabbable=0"' "$dir/cdp1.out"; then
+	echo "status page: every input labelled, all in the tab order"
+else
+	echo "status page: MISSING labels or tab order"; fail=1
+fi
+cat "$dir/cdp1.out"
+if grep -q 'pinned 52:54:00:00:00:01 to ubuntu/noble/latest/nfs' "$dir/cdp1.out" &&
+	curl -fs --interface 127.0.0.11 "$base/autopxe-525400000001" | grep -q 'choose --default ubuntu/noble/latest/nfs'; then
+	echo "status page: the form's pin changed the next menu"
+else
+	echo "status page: MISSING pin through the form"; fail=1
+fi
+python3 "$(dirname "$0")/cdp_eval.py" "$dir/flags" "$base/" "$ready_js" "$clear_js" "$wait_js" >"$dir/cdp2.out" 2>&1 || true
+cat "$dir/cdp2.out"
+if grep -q 'pin removed' "$dir/cdp2.out" &&
+	curl -fs --interface 127.0.0.11 "$base/autopxe-525400000001" | grep -q 'choose --default debian/bookworm/latest/nfs'; then
+	echo "status page: the form's clear button removed it"
+else
+	echo "status page: MISSING clear through the form"; fail=1
+fi
+rm -rf "$profile"
 need() {
 	if grep -q -- "$1" "$dir/dom.html"; then echo "status page: has $2"; else echo "status page: MISSING $2"; fail=1; fi
 }
