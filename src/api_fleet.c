@@ -136,8 +136,8 @@ int api_pin_parse(const char *body, size_t len, int64_t now, struct store_pin *o
 		snprintf(err, errlen, "body must be a JSON object");
 		goto out;
 	}
-	json_object_foreach(root, key, v)
-	{
+	for (void *it = json_object_iter(root); it; it = json_object_iter_next(root, it)) {
+		key = json_object_iter_key(it);
 		if (strcmp(key, "boot") && strcmp(key, "once") && strcmp(key, "until")) {
 			char k[64];
 			sanitize(key, strlen(key), k, sizeof k);

@@ -264,7 +264,6 @@ static int cmd_nodes(int n, const struct cli_fleet_opts *o, FILE *out, FILE *err
 	int status = 0;
 	json_t *doc, *nodes, *counts, *v;
 	size_t i;
-	const char *k;
 	if (n != 0) {
 		fprintf(err, "autopxe: nodes takes no arguments (filter with --state S)\n");
 		return 2;
@@ -295,11 +294,12 @@ static int cmd_nodes(int n, const struct cli_fleet_opts *o, FILE *out, FILE *err
 		return 1;
 	}
 	counts = json_object_get(doc, "counts");
-	json_object_foreach(counts, k, v) fprintf(out, "%s=%lld ", k, (long long)json_integer_value(v));
+	for (void *it = json_object_iter(counts); it; it = json_object_iter_next(counts, it))
+		fprintf(out, "%s=%lld ", json_object_iter_key(it), (long long)json_integer_value(json_object_iter_value(it)));
 	fprintf(out, "\n%-17s  %-7s  %-40s  %-15s  %-18s  %s\n", "MAC", "STATE", "BOOT ID", "IP", "LAST EVENT", "AGE");
 	nodes = json_object_get(doc, "nodes");
-	json_array_foreach(nodes, i, v)
-	{
+	for (i = 0; i < json_array_size(nodes); i++) {
+		v = json_array_get(nodes, i);
 		json_t *pin = json_object_get(v, "pin");
 		char boot[300];
 		snprintf(boot, sizeof boot, "%s%s", jget(v, "boot_id"), json_is_object(pin) ? " *" : "");
