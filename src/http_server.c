@@ -655,6 +655,7 @@ static enum MHD_Result h_menu(struct hctx *h, const char *submenu)
 	if (!s)
 		return send_no_snapshot(h->c, h->r, h->head);
 	gen = s->generation;
+	store_note_client(h->r->mac, h->r->ip); /* a cached menu is not rendered: note the client here */
 	pinv = store_pin_version(); /* before rendering: a pin change while we render makes the entry stale */
 	if (mc_try(h, gen, submenu, &ret)) {
 		snapshot_unref(s);

@@ -515,7 +515,8 @@ struct rctx {
 	sbuf iso_url, iso_label, image_path, image_url; /* per release, see set_media_vars */
 	const struct scan_release *media_of;
 	const struct cfg_host *host;
-	char pin[256]; /* the API pin of this client, if any */
+	char pin[256]; /* the API pin of this client, if any (have_pin) */
+	int have_pin;
 };
 
 static void warn(struct rctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -689,8 +690,7 @@ void render_set_pin_hook(render_pin_fn fn)
 static int host_default(struct rctx *x, struct boot_target *bt, const char **id, int warn_menu)
 {
 	char why[512];
-	render_pin_fn fn = atomic_load(&pin_hook);
-	if (fn && fn(x->cl->mac, x->pin, sizeof x->pin) == 1) {
+	if (x->have_pin) {
 		*id = x->pin;
 		if (boot_id_resolve(x->cfg, x->cat, *id, bt, why, sizeof why) == 0) {
 			if (tname_ok(bt->tmpl->key))
@@ -981,6 +981,10 @@ int render_menu(const struct config *cfg, const struct catalog *cat, const struc
 		}
 	}
 	x.host = find_host(cfg, cl->mac);
+	{
+		render_pin_fn fn = atomic_load(&pin_hook);
+		x.have_pin = fn && fn(cl, x.pin, sizeof x.pin) == 1;
+	}
 	x.data = tmpl_data_new();
 	x.root = tmpl_data_root(x.data);
 	if (!x.data) {

@@ -47,6 +47,7 @@ struct mnode {
 	struct store_node n;
 	struct store_event *ev; /* ring of up to keep events (ev_cap allocated) */
 	size_t ev_n, ev_head, ev_cap; /* count, index of the oldest, capacity */
+	int64_t file_ms;              /* when the last kernel/initrd transfer ended (not persisted) */
 	int dirty;
 };
 
@@ -140,6 +141,19 @@ static struct ipent *ip_find(const char *ip, int insert)
 			return e;
 	}
 	return insert ? &G.ipmap[h] : NULL;
+}
+
+static void ip_note(const char *ip, const uint8_t mac[6])
+{
+	struct ipent *e;
+	if (!G.ipmap || !*ip)
+		return;
+	pthread_mutex_lock(&G.iplock);
+	e = ip_find(ip, 1);
+	snprintf(e->ip, sizeof e->ip, "%s", ip);
+	memcpy(e->mac, mac, 6);
+	e->used = 1;
+	pthread_mutex_unlock(&G.iplock);
 }
 
 static int ip_to_mac(const char *ip, uint8_t mac[6])
@@ -275,12 +289,24 @@ uint64_t store_pin_version(void)
 	return atomic_load(&pin_version);
 }
 
-int store_pin_lookup(const uint8_t mac[6], char *boot, size_t len)
+static void ip_note(const char *ip, const uint8_t mac[6]);
+
+void store_note_client(const uint8_t mac[6], const char *ip)
+{
+	char a[48];
+	if (!G.open)
+		return;
+	ip_only(ip, a, sizeof a);
+	ip_note(a, mac);
+}
+
+int store_pin_lookup(const struct render_client *cl, char *boot, size_t len)
 {
 	struct store_pin p;
-	if (!G.open || !atomic_load(&pin_count))
+	if (!G.open)
 		return 0;
-	if (store_pin_get(mac, &p) != 1)
+	store_note_client(cl->mac, cl->ip);
+	if (!atomic_load(&pin_count) || store_pin_get(cl->mac, &p) != 1)
 		return 0;
 	snprintf(boot, len, "%s", p.boot);
 	return 1;
@@ -324,14 +350,8 @@ void store_record_menu(enum store_proto proto, const uint8_t mac[6], const char 
 		if (store_pin_get(mac, &p) == 1)
 			snprintf(it.ev.boot, sizeof it.ev.boot, "%s", p.boot);
 	}
-	if (ok && G.ipmap) { /* synchronously: the kernel request that follows must find it */
-		pthread_mutex_lock(&G.iplock);
-		struct ipent *e = ip_find(it.ip, 1);
-		snprintf(e->ip, sizeof e->ip, "%s", it.ip);
-		memcpy(e->mac, mac, 6);
-		e->used = 1;
-		pthread_mutex_unlock(&G.iplock);
-	}
+	if (ok) /* usually noted already when the menu was rendered (store_pin_lookup) */
+		ip_note(it.ip, mac);
 	queue_push(&it);
 }
 
@@ -483,12 +503,17 @@ static void node_apply(struct mnode *m, const struct store_event *e, const char 
 		if (e->kind != EV_FILE)
 			m->n.state = NODE_FAILED;
 	} else if (e->kind == EV_MENU) {
-		m->n.state = NODE_MENU;
+		/* a new boot starts over, but not a menu whose transfer began before the kernel or initrd we already
+		 * saw ended (a TFTP menu is recorded when its last ACK arrives: the client may be faster) */
+		if (m->file_ms < e->ts_ms - (int64_t)e->ms)
+			m->n.state = NODE_MENU;
 	} else if (e->kind == EV_KERNEL) {
 		m->n.state = NODE_KERNEL;
+		m->file_ms = e->ts_ms;
 	} else if (e->kind == EV_INITRD) {
 		/* the initrd sent completely is the last thing the server hands out: booted; a Range part of it: initrd */
 		m->n.state = e->ok == XFER_PARTIAL ? NODE_INITRD : NODE_BOOTED;
+		m->file_ms = e->ts_ms;
 	}
 	m->dirty = 1;
 	node_add_event(m, e);

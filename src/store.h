@@ -109,8 +109,14 @@ int store_pin_del(const uint8_t mac[6]);
 int store_pin_get(const uint8_t mac[6], struct store_pin *out);
 /* Increases on every pin change: caches of rendered menus key on it. */
 uint64_t store_pin_version(void);
-/* For render_set_pin_hook(): the pinned boot id of mac. 1 found, 0 none. */
-int store_pin_lookup(const uint8_t mac[6], char *boot, size_t len);
+/* For render_set_pin_hook(): notes that cl->mac is behind client address cl->ip (store_note_client) and copies
+ * its pinned boot id into boot. 1 pinned, 0 none. */
+struct render_client;
+int store_pin_lookup(const struct render_client *cl, char *boot, size_t len);
+/* A menu for mac is being served to client ip: kernel and initrd requests from ip are this node's from now on
+ * (noted when the menu is rendered, so a client that asks for its kernel before the server has seen the end of
+ * the menu transfer is still followed). */
+void store_note_client(const uint8_t mac[6], const char *ip);
 
 /* ---- events from the front ends (never block; copy and queue) */
 /* A menu fetch by mac from client ip (text, may carry a ":port" or "[v6]:port"). */

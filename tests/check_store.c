@@ -357,6 +357,14 @@ START_TEST(test_one_shot_consumed_by_kernel)
 	ck_assert_int_eq(ev[2].ok, 0);
 	ck_assert_int_eq(ev[4].kind, EV_INITRD);
 	free(ev);
+	/* rendering the menu already ties the client IP to the MAC: a kernel asked for before the end of the menu
+	 * transfer was recorded (a fast client over TFTP) still consumes the pin */
+	p = pin_of("52:54:00:00:00:21", "ubuntu/noble/latest/nfs", 1);
+	ck_assert_int_eq(store_pin_set(&p), 0);
+	menu_default("52:54:00:00:00:21", def, sizeof def, &m); /* rendered for 192.0.2.1, not recorded */
+	ck_assert_str_eq(def, "ubuntu/noble/latest/nfs");
+	store_record_file(PROTO_HTTP, "192.0.2.1", "/boot/ubuntu/noble/boot/vmlinuz-6.8.0-31-generic", 1, 1, XFER_OK);
+	ck_assert_int_eq(store_pin_get(p.mac, &got), 0);
 	sbuf_free(&m);
 }
 END_TEST
@@ -413,6 +421,18 @@ START_TEST(test_states)
 	ck_assert_int_eq(store_nodes(NODE_MENU, &all, &cnt), 0);
 	ck_assert_uint_eq(cnt, 0);
 	free(all);
+	/* a TFTP menu recorded (at its last ACK) after the kernel and initrd it led to does not start over */
+	ck_assert_int_eq(mac_parse_str("52:54:00:00:00:31", mac), 0);
+	store_note_client(mac, "192.0.2.31");
+	store_record_file(PROTO_HTTP, "192.0.2.31", "/boot/debian/bookworm/boot/vmlinuz-6.1.0-21-amd64", 1, 1, XFER_OK);
+	store_record_file(PROTO_HTTP, "192.0.2.31", "/boot/debian/bookworm/boot/initrd.img-6.1.0-21-amd64", 1, 1,
+	                  XFER_OK);
+	store_record_menu(PROTO_TFTP, mac, "192.0.2.31:4000", 10, 50, 1);
+	store_flush();
+	ck_assert_int_eq(store_node(mac, &n, &ev, &nev), 1);
+	ck_assert_int_eq(n.state, NODE_BOOTED);
+	ck_assert_uint_eq(nev, 3);
+	free(ev);
 	ck_assert_int_eq(node_state_parse("booted"), NODE_BOOTED);
 	ck_assert_int_eq(node_state_parse("nope"), -1);
 }

@@ -29,7 +29,9 @@ chmod -R a+rX "$dir"
 printf 'version: 1\nRootfsPath: %s\nStateDir: %s/state\nWatch: false\nDefaultDistro: debian/bookworm/latest/nfs\nCmdlineTemplates:\n  nfs: root=/dev/nfs\n' \
 	"$r" "$dir" >"$dir/config.yaml"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" --config "$dir/config.yaml" --tftp-listen off --http-listen "127.0.0.1:$port" serve 2>"$dir/server.log" &
+tport=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$bin" --config "$dir/config.yaml" --tftp-listen "127.0.0.1:$tport" --http-listen "127.0.0.1:$port" serve \
+	2>"$dir/server.log" &
 pid=$!
 base=http://127.0.0.1:$port
 i=0
@@ -98,6 +100,24 @@ if grep -q 'pin removed' "$dir/cdp2.out" &&
 else
 	echo "status page: MISSING clear through the form"; fail=1
 fi
+# a 200-node storm (bench/storm: menus over TFTP, kernels and initrds over HTTP, spread over 2 s): a screenshot
+# while it runs, then the page must count all 200 as booted
+storm=${STORM_BIN:-$dir/storm}
+[ -x "$storm" ] || ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -o "$storm" "$(dirname "$0")/../bench/storm.c"
+"$storm" --tftp "127.0.0.1:$tport" --nodes 200 --mac-base 525400a00000 --spread-ms 2000 \
+	--default-id debian/bookworm/latest/nfs --root "$r" >"$dir/storm.out" 2>&1 &
+spid=$!
+sleep 1
+chrome --window-size=1280,1400 --screenshot="$out/status-page-storm.png" "$base/" >/dev/null
+wait "$spid" || { echo "status page: storm failed"; cat "$dir/storm.out"; fail=1; }
+sleep 0.3
+chrome --dump-dom "$base/?state=booted" >"$dir/dom2.html"
+if grep -q 'id="count-booted">201<' "$dir/dom2.html"; then
+	echo "status page: 200-node storm counted (201 booted: the storm and node 3; node 1 refetched its menu)"
+else
+	echo "status page: MISSING storm nodes: $(grep -o 'id="count-[a-z]*">[0-9]*' "$dir/dom2.html" | tr '\n' ' ')"
+	fail=1
+fi
 rm -rf "$profile"
 need() {
 	if grep -q -- "$1" "$dir/dom.html"; then echo "status page: has $2"; else echo "status page: MISSING $2"; fail=1; fi
@@ -110,7 +130,7 @@ need 'id="count-kernel">1<' "1 at kernel in the counts"
 need '3 of 3 nodes' "the script ran (poll + render)"
 need 'name="viewport"' "a viewport for phones"
 need '<label for="pin-mac">' "labelled form fields"
-for f in status-page.png status-page-phone.png; do
+for f in status-page.png status-page-phone.png status-page-storm.png; do
 	if [ -s "$out/$f" ]; then echo "status page: screenshot $out/$f"; else echo "status page: MISSING $f"; fail=1; fi
 done
 kill "$pid"
