@@ -32,17 +32,20 @@ RUN BUILD_IPXE="${BUILD_IPXE}" IPXE_ARGS="${IPXE_ARGS}" RUN_TESTS="${RUN_TESTS}"
 FROM ${RUNTIME_IMAGE} AS runtime-base
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libyaml-0-2 libarchive13 libblkid1 libmicrohttpd12 libjansson4 \
+      libyaml-0-2 libarchive13 libblkid1 libmicrohttpd12 libjansson4 libsqlite3-0 \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && useradd --system --uid 10001 --user-group --home-dir /nonexistent --no-create-home \
-      --shell /usr/sbin/nologin autopxe
+      --shell /usr/sbin/nologin autopxe \
+ && install -d -m 0750 -o autopxe -g autopxe /var/lib/autopxe
 
 FROM runtime-base AS runtime
 # /usr/local/bin/autopxe carries cap_net_bind_service (file capability set in the build stage), so the
 # unprivileged user can bind TFTP port 69 and HTTP port 80. Do not run with no-new-privileges: that
 # makes the kernel ignore file capabilities.
 COPY --from=build /stage/ /
+# StateDir (pins, boot timeline): mount a volume here to keep them across container restarts.
+VOLUME /var/lib/autopxe
 USER autopxe:autopxe
 ENV AUTOPXE_HEALTH_HOST=127.0.0.1 AUTOPXE_HTTP_PORT=80
 EXPOSE 69/udp 80/tcp

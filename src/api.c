@@ -9,6 +9,7 @@
 
 #include "mac.h"
 #include "render.h"
+#include "store.h"
 
 /* Append the serialisation of j (consumed) to out. */
 static int dump_into(json_t *j, sbuf *out)
@@ -217,7 +218,19 @@ int api_host_json(const struct snapshot *s, const uint8_t mac[6], const char *ip
 	mac_colon(mac, macs);
 	if (!base_url)
 		base_url = "";
-	if (h) {
+	struct store_pin pin;
+	int pinned = store_pin_get(mac, &pin) == 1;
+	if (pinned && boot_id_resolve(cfg, s->cat, pin.boot, &bt, why, sizeof(why)) != 0) {
+		/* a pin naming a boot id the catalog no longer has: reported and ignored (as in the menu) */
+		char e[700];
+		snprintf(e, sizeof(e), "pin '%s' ignored: %s", pin.boot, why);
+		json_object_set_new(root, "pin_error", jstr(e));
+		pinned = 0;
+	}
+	if (pinned) {
+		id = pin.boot;
+		snprintf(source, sizeof(source), "API pin%s", pin.once ? " (once)" : "");
+	} else if (h) {
 		id = h->boot_id;
 		snprintf(source, sizeof(source), "HostDefaults line %d", h->line);
 	} else if (cfg->default_distro) {

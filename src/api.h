@@ -13,8 +13,9 @@
  * 0 or -ENOMEM. */
 int api_catalog_json(const struct snapshot *s, sbuf *out);
 
-/* Append what host `mac` gets to out: its boot id and where it comes from ("HostDefaults line N",
- * "DefaultDistro line N" or "none"), whether it resolves (and why not), the resolved kernel, the expanded
+/* Append what host `mac` gets to out: its boot id and where it comes from ("API pin", "API pin (once)",
+ * "HostDefaults line N", "DefaultDistro line N" or "none"; precedence in that order; a pin that does not resolve
+ * is reported in "pin_error" and ignored), whether it resolves (and why not), the resolved kernel, the expanded
  * kernel command line and the kernel/initrd URLs below base_url (a prefix ending in '/', may be "").
  * ip is the client address used for ${ip}-style variables ("" if unknown). Borrows s. 0 or -ENOMEM. */
 int api_host_json(const struct snapshot *s, const uint8_t mac[6], const char *ip, const char *base_url, sbuf *out);

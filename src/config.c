@@ -743,6 +743,11 @@ static const struct key_def keys[] = {
     {"PXEDiscoveryControl", h_uint, OFF(pxe_discovery_control), 0, 255, NULL},
     {"ProxyDHCPPort", h_uint, OFF(proxy_dhcp_port), 1, 65535, NULL},
     {"PXEBootServerPort", h_uint, OFF(pxe_server_port), 0, 65535, NULL},
+    {"StateDir", h_path, OFF(state_dir), 0, 0, NULL},
+    {"StateStore", h_bool, OFF(state_store), 0, 0, NULL},
+    {"NodeEvents", h_uint, OFF(node_events), 1, 10000, NULL},
+    {"NodeTimeout", h_uint, OFF(node_timeout_s), 0, 86400, NULL},
+    {"APITokenFile", h_path, OFF(api_token_file), 0, 0, NULL},
 };
 enum { KEY_VERSION = 0, KEY_ROOTFS = 2, N_KEYS = ARRAY_SIZE(keys) };
 
@@ -1078,6 +1083,10 @@ struct config *config_new_default(void)
 	c->pxe_discovery_control = 8;
 	c->proxy_dhcp_port = 67;
 	c->pxe_server_port = 4011;
+	c->state_dir = xstrdup("/var/lib/autopxe");
+	c->state_store = 1;
+	c->node_events = 50;
+	c->node_timeout_s = 300;
 	return c;
 }
 
@@ -1115,6 +1124,8 @@ void config_free(struct config *c)
 	free(c->templates_dir);
 	free(c->iso_dir);
 	free(c->cache_dir);
+	free(c->state_dir);
+	free(c->api_token_file);
 	free(c->user);
 	free(c);
 }

@@ -23,7 +23,8 @@ static const char demo_config[] =
     "  bc:24:11:b0:1a:de: ubuntu/noble/latest/nfsrw\n"
     "TFTPListen: 127.0.0.1:6969\n"
     "HTTPListen: 127.0.0.1:8080\n"
-    "IPXEDir: %s/ipxe\n";
+    "IPXEDir: %s/ipxe\n"
+    "StateDir: %s/state\n";
 
 static int mkdirs(const char *path)
 {
@@ -106,7 +107,7 @@ int demo_prepare(const char *dir, char *cfg_path, size_t len)
 	    (rc = make_release(root, "ubuntu", "noble", "Ubuntu 24.04 LTS", noble)))
 		return rc;
 	char text[2048];
-	snprintf(text, sizeof text, demo_config, dir, dir);
+	snprintf(text, sizeof text, demo_config, dir, dir, dir);
 	snprintf(cfg_path, len, "%s/config.yaml", dir);
 	return write_file(cfg_path, text);
 }

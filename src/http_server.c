@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "api_fleet.h"
 #include "autoexec.h"
 #include "http_range.h"
 #include "log.h"
@@ -26,6 +27,8 @@
 #include "metrics.h"
 #include "render.h"
 #include "snapshot.h"
+#include "status_page.h"
+#include "store.h"
 #include "util.h"
 #include "vfs.h"
 
@@ -49,7 +52,10 @@
 #define HS_PATH_MAX 4096            /* longest decoded request path we route */
 #define HS_MEMORY_LIMIT (16 * 1024) /* per connection: request line + headers must fit (zeroed per request) */
 
-enum hs_method { M_GET = 1, M_HEAD = 2, M_POST = 4, M_OTHER = 8 };
+enum hs_method { M_GET = 1, M_HEAD = 2, M_POST = 4, M_OTHER = 8, M_DELETE = 16 };
+#define HS_BODY_MAX 8192 /* request bodies we read (pins); longer ones are refused */
+
+static atomic_ullong auth_failures; /* write requests refused (no or wrong token) */
 
 /* Rendered menus, direct-mapped by (MAC, client IP, submenu) and tagged with the snapshot generation:
  * rendering is deterministic, so a hit queues the very same (refcounted) MHD response again. */
@@ -57,6 +63,7 @@ enum hs_method { M_GET = 1, M_HEAD = 2, M_POST = 4, M_OTHER = 8 };
 #define MC_SUB_MAX 64
 struct mc_entry {
 	uint64_t gen; /* snapshot generation; 0 = empty */
+	uint64_t pinv; /* store_pin_version() it was rendered under */
 	uint8_t mac[6];
 	char ip[INET6_ADDRSTRLEN];
 	char sub[MC_SUB_MAX];
@@ -91,6 +98,10 @@ struct req {
 	int loopback;
 	char ip[INET6_ADDRSTRLEN];
 	char method[40]; /* sanitised, for the log */
+	unsigned m;      /* enum hs_method */
+	char *body;      /* POST/DELETE body, NUL-terminated, at most HS_BODY_MAX */
+	size_t body_len;
+	int body_too_big;
 };
 
 /* ------------------------------------------------------------------ addresses */
@@ -204,7 +215,11 @@ static enum MHD_Result h_healthz(struct hctx *h)
 static enum MHD_Result h_metrics(struct hctx *h)
 {
 	sbuf b = SBUF_INIT;
-	if (metrics_render(&b) != 0) {
+	if (metrics_render(&b) != 0 || store_metrics(&b) != 0 ||
+	    sbuf_printf(&b,
+	                "# HELP autopxe_api_auth_failures_total Write requests refused for a missing or wrong token.\n"
+	                "# TYPE autopxe_api_auth_failures_total counter\nautopxe_api_auth_failures_total %llu\n",
+	                (unsigned long long)atomic_load(&auth_failures)) != 0) {
 		sbuf_free(&b);
 		return send_text(h->c, h->r, h->head, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
 	}
@@ -227,17 +242,24 @@ static enum MHD_Result h_catalog(struct hctx *h)
 	return send_sbuf(h->c, h->r, h->head, MHD_HTTP_OK, "application/json", &b);
 }
 
+static enum MHD_Result h_pin(struct hctx *h);
+
 static enum MHD_Result h_host(struct hctx *h)
 {
 	static const char prefix[] = "/api/v1/hosts/";
 	const char *m = h->path + sizeof(prefix) - 1;
+	const char *slash = strchr(m, '/');
 	struct snapshot *s;
 	char local[INET6_ADDRSTRLEN], base[1024];
 	int v6 = 0, rc;
 	sbuf b = SBUF_INIT;
-	if (mac_parse(m, strlen(m), h->r->mac) != 0)
+	if (mac_parse(m, slash ? (size_t)(slash - m) : strlen(m), h->r->mac) != 0 || (slash && strcmp(slash, "/pin")))
 		return send_text(h->c, h->r, h->head, MHD_HTTP_NOT_FOUND, "not a MAC address\n", NULL);
 	h->r->have_mac = 1;
+	if (slash)
+		return h_pin(h);
+	if (!(h->method & (M_GET | M_HEAD)))
+		return send_text(h->c, h->r, h->head, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", "GET, HEAD");
 	s = snapshot_current();
 	if (!s)
 		return send_no_snapshot(h->c, h->r, h->head);
@@ -253,6 +275,285 @@ static enum MHD_Result h_host(struct hctx *h)
 	return send_sbuf(h->c, h->r, h->head, MHD_HTTP_OK, "application/json", &b);
 }
 
+/* ------------------------------------------------------------------ write access (issue 16)
+ * Write endpoints (pins, reload) are open to loopback; from elsewhere they need "Authorization: Bearer <token>"
+ * with the token in APITokenFile (read per request, so a reload or an edited file takes effect at once). Without
+ * a token file they stay loopback-only (reload: unless AllowRemoteReload). Tokens compare in constant time. */
+
+/* Equal in time independent of where they differ (and of b's content beyond a's length). 1 equal. */
+static int ct_equal(const char *a, size_t la, const char *b, size_t lb)
+{
+	unsigned char d = (unsigned char)(la != lb);
+	for (size_t i = 0; i < la; i++)
+		d |= (unsigned char)(a[i] ^ (i < lb ? b[i] : 0));
+	return d == 0;
+}
+
+/* The token of file path (first line, surrounding blanks removed). 0 or -errno / -ENODATA (empty). */
+static int read_token(const char *path, char *out, size_t len)
+{
+	char buf[512];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	size_t a = 0, b;
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	buf[n] = '\0';
+	b = strcspn(buf, "\r\n");
+	while (a < b && (buf[a] == ' ' || buf[a] == '\t'))
+		a++;
+	while (b > a && (buf[b - 1] == ' ' || buf[b - 1] == '\t'))
+		b--;
+	if (b == a || b - a >= len) {
+		explicit_bzero(buf, sizeof buf);
+		return -ENODATA;
+	}
+	memcpy(out, buf + a, b - a);
+	out[b - a] = '\0';
+	explicit_bzero(buf, sizeof buf);
+	return 0;
+}
+
+/* 1 when this request may write; else 0 with a reply queued in *ret (401/403/503), logged and counted. */
+static int write_allowed(struct hctx *h, int remote_ok_without_token, enum MHD_Result *ret)
+{
+	struct snapshot *s;
+	char tok[512], why[160] = "";
+	const char *hdr;
+	int have_file = 0, rc = 0;
+	unsigned status = MHD_HTTP_FORBIDDEN;
+	if (h->r->loopback)
+		return 1;
+	s = snapshot_current();
+	if (s && s->cfg->api_token_file) {
+		have_file = 1;
+		rc = read_token(s->cfg->api_token_file, tok, sizeof tok);
+	}
+	snapshot_unref(s);
+	hdr = MHD_lookup_connection_value(h->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!have_file) {
+		if (remote_ok_without_token)
+			return 1;
+		snprintf(why, sizeof why, "write requests are only allowed from loopback (no APITokenFile)");
+	} else if (rc != 0) {
+		log_error("HTTP: APITokenFile cannot be read: %s", rc == -ENODATA ? "empty" : strerror(-rc));
+		snprintf(why, sizeof why, "API token not available on the server");
+		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	} else if (!hdr || strncasecmp(hdr, "Bearer ", 7) != 0) {
+		snprintf(why, sizeof why, "a bearer token is required (Authorization: Bearer <token>)");
+		status = MHD_HTTP_UNAUTHORIZED;
+	} else {
+		const char *t = hdr + 7;
+		int ok;
+		while (*t == ' ')
+			t++;
+		ok = ct_equal(tok, strlen(tok), t, strlen(t));
+		explicit_bzero(tok, sizeof tok);
+		if (ok)
+			return 1;
+		snprintf(why, sizeof why, "wrong bearer token");
+		status = MHD_HTTP_UNAUTHORIZED;
+	}
+	explicit_bzero(tok, sizeof tok);
+	atomic_fetch_add(&auth_failures, 1);
+	{
+		char p[200];
+		sanitize(h->path, h->len, p, sizeof p);
+		log_warn("HTTP: %s %s %s refused: %s", h->r->ip, h->r->method, p, why);
+	}
+	{
+		sbuf b = SBUF_INIT;
+		size_t n;
+		char *data;
+		struct MHD_Response *resp;
+		if (api_message_json(0, why, &b) != 0) {
+			*ret = MHD_NO;
+			return 0;
+		}
+		n = b.len;
+		data = sbuf_steal(&b);
+		resp = data ? MHD_create_response_from_buffer(n, data, MHD_RESPMEM_MUST_FREE) : NULL;
+		if (!resp) {
+			free(data);
+			*ret = MHD_NO;
+			return 0;
+		}
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+		if (status == MHD_HTTP_UNAUTHORIZED)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"autopxe\"");
+		*ret = queue(h->c, h->r, status, resp, n);
+	}
+	return 0;
+}
+
+static enum MHD_Result send_json_msg(struct hctx *h, unsigned status, int ok, const char *msg)
+{
+	sbuf b = SBUF_INIT;
+	if (api_message_json(ok, msg, &b) != 0)
+		return MHD_NO;
+	return send_sbuf(h->c, h->r, 0, status, "application/json", &b);
+}
+
+static enum MHD_Result send_doc(struct hctx *h, int rc, sbuf *b)
+{
+	if (rc != 0) {
+		sbuf_free(b);
+		return send_text(h->c, h->r, h->head, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+	}
+	return send_sbuf(h->c, h->r, h->head, MHD_HTTP_OK, "application/json", b);
+}
+
+/* GET/POST/DELETE /api/v1/hosts/<mac>/pin (mac already parsed into h->r->mac) */
+static enum MHD_Result h_pin(struct hctx *h)
+{
+	struct store_pin p;
+	struct snapshot *s;
+	struct boot_target bt;
+	char err[600], why[512], m[18], b_log[STORE_BOOT_MAX];
+	enum MHD_Result ret;
+	sbuf b = SBUF_INIT;
+	int rc;
+	if (!store_is_open())
+		return send_json_msg(h, MHD_HTTP_SERVICE_UNAVAILABLE, 0, "the state store is off (StateStore: false)");
+	if (h->method & (M_GET | M_HEAD)) {
+		if (store_pin_get(h->r->mac, &p) != 1)
+			return send_text(h->c, h->r, h->head, MHD_HTTP_NOT_FOUND, "no pin\n", NULL);
+		s = snapshot_current();
+		rc = api_pin_json(&p, s, &b);
+		snapshot_unref(s);
+		return send_doc(h, rc, &b);
+	}
+	if (!write_allowed(h, 0, &ret))
+		return ret;
+	mac_colon(h->r->mac, m);
+	if (h->method == M_DELETE) {
+		if (store_pin_del(h->r->mac) != 0)
+			return send_json_msg(h, MHD_HTTP_NOT_FOUND, 0, "no pin for this MAC");
+		log_info("HTTP: %s removed the pin of %s", h->r->ip, m);
+		return send_json_msg(h, MHD_HTTP_OK, 1, "pin removed");
+	}
+	if (h->r->body_too_big)
+		return send_json_msg(h, MHD_HTTP_CONTENT_TOO_LARGE, 0, "body too large");
+	memset(&p, 0, sizeof p);
+	if (api_pin_parse(h->r->body, h->r->body_len, (int64_t)time(NULL), &p, err, sizeof err) != 0)
+		return send_json_msg(h, MHD_HTTP_BAD_REQUEST, 0, err);
+	memcpy(p.mac, h->r->mac, 6);
+	p.created = (int64_t)time(NULL);
+	s = snapshot_current();
+	if (!s)
+		return send_no_snapshot(h->c, h->r, 0);
+	if (boot_id_resolve(s->cfg, s->cat, p.boot, &bt, why, sizeof why) != 0) {
+		snapshot_unref(s);
+		snprintf(err, sizeof err, "boot id does not resolve: %s", why);
+		return send_json_msg(h, MHD_HTTP_UNPROCESSABLE_CONTENT, 0, err);
+	}
+	if (store_pin_set(&p) != 0) {
+		snapshot_unref(s);
+		return send_json_msg(h, MHD_HTTP_INTERNAL_SERVER_ERROR, 0, "cannot store the pin");
+	}
+	rc = api_pin_json(&p, s, &b);
+	snapshot_unref(s);
+	sanitize(p.boot, strlen(p.boot), b_log, sizeof b_log);
+	log_info("HTTP: %s pinned %s to %s%s", h->r->ip, m, b_log, p.once ? " (once)" : "");
+	if (rc != 0) {
+		sbuf_free(&b);
+		return MHD_NO;
+	}
+	return send_sbuf(h->c, h->r, 0, MHD_HTTP_OK, "application/json", &b);
+}
+
+static int64_t wall_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Every node (for the counts) and those matching filter (-1 = all). 0 or -ENOMEM; caller frees *sel. */
+static int nodes_and_counts(int filter, struct store_node **sel, size_t *n, size_t counts[NODE_NSTATES])
+{
+	struct store_node *all;
+	size_t na, k = 0;
+	memset(counts, 0, NODE_NSTATES * sizeof counts[0]);
+	*sel = NULL;
+	*n = 0;
+	if (store_nodes(-1, &all, &na) != 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < na; i++) {
+		counts[all[i].state]++;
+		if (filter < 0 || (int)all[i].state == filter)
+			all[k++] = all[i];
+	}
+	*sel = all;
+	*n = k;
+	return 0;
+}
+
+/* GET /api/v1/nodes[?state=S] and /api/v1/nodes/<mac> */
+static enum MHD_Result h_nodes(struct hctx *h)
+{
+	static const char prefix[] = "/api/v1/nodes";
+	const char *rest = h->path + sizeof(prefix) - 1;
+	int64_t now = wall_now_ms();
+	sbuf b = SBUF_INIT;
+	int rc;
+	if (*rest == '\0' || strcmp(rest, "/") == 0) {
+		const char *st = MHD_lookup_connection_value(h->c, MHD_GET_ARGUMENT_KIND, "state");
+		int filter = -1;
+		size_t counts[NODE_NSTATES], n;
+		struct store_node *nodes;
+		if (st && *st && (filter = node_state_parse(st)) < 0)
+			return send_text(h->c, h->r, h->head, MHD_HTTP_BAD_REQUEST,
+			                 "state must be one of menu, kernel, initrd, booted, failed\n", NULL);
+		if (nodes_and_counts(filter, &nodes, &n, counts) != 0)
+			return send_text(h->c, h->r, h->head, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+		rc = api_nodes_json(nodes, n, counts, now, &b);
+		free(nodes);
+		return send_doc(h, rc, &b);
+	}
+	if (*rest != '/' || mac_parse(rest + 1, strlen(rest + 1), h->r->mac) != 0)
+		return send_text(h->c, h->r, h->head, MHD_HTTP_NOT_FOUND, "not a MAC address\n", NULL);
+	h->r->have_mac = 1;
+	{
+		struct store_node node;
+		struct store_event *ev;
+		size_t nev;
+		rc = store_node(h->r->mac, &node, &ev, &nev);
+		if (rc == 0)
+			return send_text(h->c, h->r, h->head, MHD_HTTP_NOT_FOUND, "node not seen\n", NULL);
+		if (rc < 0)
+			return send_text(h->c, h->r, h->head, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+		rc = api_node_json(&node, ev, nev, now, &b);
+		free(ev);
+		return send_doc(h, rc, &b);
+	}
+}
+
+/* GET / : the status page (server-rendered, src/status_page.c) */
+static enum MHD_Result h_status(struct hctx *h)
+{
+	sbuf b = SBUF_INIT;
+	size_t counts[NODE_NSTATES], n;
+	struct store_node *nodes;
+	char why[512];
+	int rc;
+	if (nodes_and_counts(-1, &nodes, &n, counts) != 0)
+		return send_text(h->c, h->r, h->head, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+	store_status(why, sizeof why);
+	rc = status_page_render(nodes, n, counts, wall_now_ms(), store_is_open(), why, &b);
+	free(nodes);
+	if (rc != 0) {
+		sbuf_free(&b);
+		return send_text(h->c, h->r, h->head, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+	}
+	return send_sbuf(h->c, h->r, h->head, MHD_HTTP_OK, "text/html; charset=utf-8", &b);
+}
+
 static enum MHD_Result h_reload(struct hctx *h)
 {
 	http_reload_fn fn = atomic_load(&h->srv->reload);
@@ -260,11 +561,9 @@ static enum MHD_Result h_reload(struct hctx *h)
 	sbuf b = SBUF_INIT;
 	unsigned status;
 	int ok;
-	if (!h->r->loopback && !h->srv->allow_remote_reload) {
-		if (api_message_json(0, "reload is only allowed from loopback (AllowRemoteReload: false)", &b) != 0)
-			return MHD_NO;
-		return send_sbuf(h->c, h->r, 0, MHD_HTTP_FORBIDDEN, "application/json", &b);
-	}
+	enum MHD_Result ret;
+	if (!write_allowed(h, h->srv->allow_remote_reload, &ret))
+		return ret;
 	if (!fn) {
 		snprintf(msg, sizeof(msg), "reload is not available");
 		ok = 0;
@@ -303,7 +602,7 @@ static int mc_try(struct hctx *h, uint64_t gen, const char *sub, enum MHD_Result
 		return 0;
 	e = &srv->mc[mc_slot(h->r->mac, h->r->ip, sub)];
 	pthread_mutex_lock(&srv->mc_lock);
-	if (e->gen == gen && e->resp && memcmp(e->mac, h->r->mac, 6) == 0 && strcmp(e->ip, h->r->ip) == 0 &&
+	if (e->gen == gen && e->pinv == store_pin_version() && e->resp && memcmp(e->mac, h->r->mac, 6) == 0 && strcmp(e->ip, h->r->ip) == 0 &&
 	    strcmp(e->sub, sub) == 0) {
 		hit = 1;
 		*ret = MHD_queue_response(h->c, MHD_HTTP_OK, e->resp); /* MHD takes its own reference */
@@ -318,7 +617,8 @@ static int mc_try(struct hctx *h, uint64_t gen, const char *sub, enum MHD_Result
 }
 
 /* Keep resp (we add a reference of our own by not destroying it) for later hits. */
-static void mc_store(struct hctx *h, uint64_t gen, const char *sub, struct MHD_Response *resp, size_t len)
+static void mc_store(struct hctx *h, uint64_t gen, uint64_t pinv, const char *sub, struct MHD_Response *resp,
+                     size_t len)
 {
 	struct http_server *srv = h->srv;
 	struct mc_entry *e, old;
@@ -330,6 +630,7 @@ static void mc_store(struct hctx *h, uint64_t gen, const char *sub, struct MHD_R
 	pthread_mutex_lock(&srv->mc_lock);
 	old = *e;
 	e->gen = gen;
+	e->pinv = pinv;
 	memcpy(e->mac, h->r->mac, 6);
 	snprintf(e->ip, sizeof(e->ip), "%s", h->r->ip);
 	snprintf(e->sub, sizeof(e->sub), "%s", sub);
@@ -359,7 +660,7 @@ static enum MHD_Result h_menu(struct hctx *h, const struct menu_request *rq)
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	sbuf b = SBUF_INIT;
-	uint64_t gen;
+	uint64_t gen, pinv;
 	size_t n;
 	char *data;
 	int rc;
@@ -368,6 +669,9 @@ static enum MHD_Result h_menu(struct hctx *h, const struct menu_request *rq)
 	gen = s->generation;
 	int menu_c32 = vfs_boot_has(s->vfs, "menu.c32");
 	menu_cache_key(rq, menu_c32, submenu, sizeof submenu);
+	if (rq->has_mac) /* a cached menu is not rendered: note the client here */
+		store_note_client(h->r->mac, h->r->ip);
+	pinv = store_pin_version(); /* before rendering: a pin change while we render makes the entry stale */
 	if (mc_try(h, gen, submenu, &ret)) {
 		snapshot_unref(s);
 		return ret;
@@ -403,7 +707,7 @@ static enum MHD_Result h_menu(struct hctx *h, const struct menu_request *rq)
 		h->r->status = MHD_HTTP_OK;
 		h->r->bytes = h->head ? 0 : n;
 	}
-	mc_store(h, gen, submenu, resp, n); /* hands over our reference */
+	mc_store(h, gen, pinv, submenu, resp, n); /* hands over our reference */
 	return ret;
 }
 
@@ -549,7 +853,9 @@ static const struct route {
     {"/healthz", 0, M_GET | M_HEAD, "GET, HEAD", "healthz", h_healthz},
     {"/metrics", 0, M_GET | M_HEAD, "GET, HEAD", "metrics", h_metrics},
     {"/api/v1/catalog", 0, M_GET | M_HEAD, "GET, HEAD", "api", h_catalog},
-    {"/api/v1/hosts/", 1, M_GET | M_HEAD, "GET, HEAD", "api", h_host},
+    {"/api/v1/hosts/", 1, M_GET | M_HEAD | M_POST | M_DELETE, "GET, HEAD, POST, DELETE", "api", h_host},
+    {"/api/v1/nodes", 1, M_GET | M_HEAD, "GET, HEAD", "api", h_nodes},
+    {"/", 0, M_GET | M_HEAD, "GET, HEAD", "status", h_status},
     {"/api/v1/reload", 0, M_POST, "POST", "api", h_reload},
 };
 
@@ -561,6 +867,8 @@ static unsigned method_of(const char *m)
 		return M_HEAD;
 	if (strcmp(m, MHD_HTTP_METHOD_POST) == 0)
 		return M_POST;
+	if (strcmp(m, MHD_HTTP_METHOD_DELETE) == 0)
+		return M_DELETE;
 	return M_OTHER;
 }
 
@@ -640,10 +948,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	 * at once (405s, reload) and their connection is closed, which also ends any body they send. */
 	if (!r->seen) {
 		r->seen = 1;
-		if (method_of(method) & (M_GET | M_HEAD))
+		r->m = method_of(method);
+		if (r->m & (M_GET | M_HEAD | M_POST | M_DELETE)) /* POST/DELETE: their body comes first */
 			return MHD_YES;
 	}
-	if (*upload_data_size != 0) { /* a body on GET/HEAD: ignore it */
+	if (*upload_data_size != 0) { /* a body: kept for POST/DELETE (up to HS_BODY_MAX), else ignored */
+		if ((r->m & (M_POST | M_DELETE)) && !r->body_too_big) {
+			size_t n = *upload_data_size;
+			char *nb;
+			if (r->body_len + n > HS_BODY_MAX || !(nb = realloc(r->body, r->body_len + n + 1))) {
+				r->body_too_big = 1;
+			} else {
+				memcpy(nb + r->body_len, upload_data, n);
+				r->body = nb;
+				r->body_len += n;
+				r->body[r->body_len] = '\0';
+			}
+		}
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -676,7 +997,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 	if (r->have_mac)
 		mac_colon(r->mac, macs);
 	if (r->status) {
+		uint32_t ms = (uint32_t)((now_us() - r->t0) / 1000);
+		int done = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
 		metrics_http_request(r->route, r->status, r->bytes);
+		if (r->m == M_GET && strcmp(r->route, "menu") == 0 && r->have_mac)
+			store_record_menu(PROTO_HTTP, r->mac, r->ip, r->bytes, ms, done && r->status == 200);
+		else if (r->m == M_GET && strcmp(r->route, "file") == 0 && r->raw)
+			store_record_file(PROTO_HTTP, r->ip, r->raw, r->bytes, ms,
+			                  !done                 ? XFER_FAILED
+			                  : r->status == 200    ? XFER_OK
+			                  : r->status == 206    ? XFER_PARTIAL
+			                                        : XFER_FAILED);
 		log_info("http %s %s \"%s\" %u %llu %.1fms mac=%s%s", r->ip, r->method, path, r->status,
 		         (unsigned long long)r->bytes, (double)(now_us() - r->t0) / 1000.0, macs,
 		         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (incomplete)");
@@ -685,6 +1016,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 		         (double)(now_us() - r->t0) / 1000.0, (int)toe);
 	}
 	free(r->raw);
+	free(r->body);
 	free(r);
 }
 

@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_fleet.h"
 #include "config.h"
 #include "demo.h"
 #include "dhcp_server.h"
@@ -23,6 +25,7 @@
 #include "perm.h"
 #include "render.h"
 #include "snapshot.h"
+#include "store.h"
 #include "tftp_server.h"
 #include "util.h"
 #include "vfs.h"
@@ -43,6 +46,13 @@ static const char usage_text[] =
     "  render --mac MAC [--format ipxe|grub|pxelinux] [--ip ADDR] [--via http|tftp] [--server-ip ADDR]\n"
     "         [DISTRO]       print exactly the menu a client with MAC gets (DISTRO: an iPXE submenu)\n"
     "  check-config          load config, scan and templates; print every error/warning\n"
+    "  pin MAC BOOT [--once] [--until T]\n"
+    "                        pin MAC to boot id BOOT through the running server's API (API pin >\n"
+    "                        HostDefaults > DefaultDistro); --once: consumed when the node fetches that\n"
+    "                        kernel; --until: RFC 3339 end, e.g. 2026-12-03T18:00:00Z\n"
+    "  unpin MAC             remove the API pin of MAC\n"
+    "  nodes [--state S] [--json]\n"
+    "                        table of the nodes the server has seen (S: menu|kernel|initrd|booted|failed)\n"
     "  version               print the version\n"
     "\n"
     "Options:\n"
@@ -62,6 +72,7 @@ static const char usage_text[] =
     "      --via PROTO       render: protocol the menu is fetched over (http: /boot/... paths on the\n"
     "                        same server; tftp: kernels over HTTP when HTTP is on) [http]\n"
     "      --server-ip ADDR  render --via tftp: the server address the request came in on\n"
+    "      --server A:P      pin/unpin/nodes: the server's HTTP address (default: HTTPListen, loopback)\n"
     "  -h, --help            this text\n"
     "  -V, --version         print the version\n"
     "\n"
@@ -74,6 +85,8 @@ struct opts {
 	const char *mac, *ip, *via, *server_ip, *format;
 	int json;
 	int proxy_dhcp;
+	int once;
+	const char *until, *state, *server;
 	int demo; /* config was generated */
 	char cfgbuf[1100];
 };
@@ -159,6 +172,10 @@ static int do_reload(char *msg, size_t len)
 		if (old && (memcmp(&old->cfg->tftp_listen, &s->cfg->tftp_listen, sizeof s->cfg->tftp_listen) ||
 		            memcmp(&old->cfg->http_listen, &s->cfg->http_listen, sizeof s->cfg->http_listen)))
 			log_warn("TFTPListen/HTTPListen changed: listen addresses take effect at the next restart");
+		if (old && (old->cfg->state_store != s->cfg->state_store ||
+		            strcmp(old->cfg->state_dir ? old->cfg->state_dir : "", s->cfg->state_dir ? s->cfg->state_dir : "") ||
+		            old->cfg->node_events != s->cfg->node_events || old->cfg->node_timeout_s != s->cfg->node_timeout_s))
+			log_warn("StateStore/StateDir/NodeEvents/NodeTimeout changed: they take effect at the next restart");
 		if (old && (old->cfg->tftp_threads != s->cfg->tftp_threads || old->cfg->http_threads != s->cfg->http_threads))
 			log_warn("TFTPThreads/HTTPThreads changed: thread counts take effect at the next restart");
 		if (old && s->cfg->proxy_dhcp && !g_dhcp_bound)
@@ -188,6 +205,21 @@ static size_t runtime_perm_check(const struct snapshot *s, struct diag *d)
 	if (perm_runtime_ident(s->cfg->user, &id, groups, ARRAY_SIZE(groups)) != 0)
 		return 0;
 	return perm_check_catalog(s->cat, &id, d);
+}
+
+/* Create StateDir before dropping root, owned by User, so the unprivileged server can write its database. */
+static void state_dir_prepare(const struct config *c)
+{
+	struct passwd *pw;
+	if (!c->state_dir || geteuid() != 0)
+		return;
+	if (mkdir(c->state_dir, 0750) != 0 && errno != EEXIST) {
+		log_warn("StateDir %s cannot be created: %s", c->state_dir, strerror(errno));
+		return;
+	}
+	pw = c->user && strcmp(c->user, "root") ? getpwnam(c->user) : NULL;
+	if (pw && chown(c->state_dir, pw->pw_uid, pw->pw_gid) != 0)
+		log_warn("StateDir %s cannot be given to %s: %s", c->state_dir, c->user, strerror(errno));
 }
 
 static int drop_privileges(const char *user)
@@ -255,8 +287,20 @@ static int cmd_serve(struct opts *o)
 		goto fail;
 	}
 	g_dhcp_bound = dhcp != NULL;
+	if (c->state_store)
+		state_dir_prepare(c);
 	if (drop_privileges(c->user) != 0)
 		goto fail;
+	if (c->state_store) {
+		struct store_opts so = {.state_dir = c->state_dir,
+		                        .keep_events = c->node_events,
+		                        .fail_after_s = c->node_timeout_s,
+		                        .queue_len = 16384};
+		int degraded;
+		char serr[600];
+		if (store_open(&so, &degraded, serr, sizeof serr) == 0)
+			render_set_pin_hook(store_pin_lookup);
+	}
 	{ /* after the drop the check is about this process itself */
 		struct diag pd;
 		diag_init(&pd);
@@ -363,6 +407,8 @@ fail:
 		tftp_server_stop(tftp);
 	http_server_free(http);
 	tftp_server_free(tftp);
+	render_set_pin_hook(NULL);
+	store_close(); /* after the front ends: their last events and every pin change are written */
 	if (watch_fd >= 0)
 		close(watch_fd);
 	snapshot_unref(s);
@@ -460,7 +506,8 @@ static int cmd_check(void)
 
 int main(int argc, char **argv)
 {
-	enum { O_TFTP = 256, O_HTTP, O_TEMPLATES, O_LOG, O_JSON, O_IP, O_VIA, O_SERVER_IP, O_PROXY_DHCP, O_FORMAT };
+	enum { O_TFTP = 256, O_HTTP, O_TEMPLATES, O_LOG, O_JSON, O_IP, O_VIA, O_SERVER_IP, O_PROXY_DHCP, O_FORMAT, O_ONCE,
+	       O_UNTIL, O_STATE, O_SERVER };
 	static const struct option lopts[] = {
 	    {"config", required_argument, NULL, 'c'},      {"tftp-listen", required_argument, NULL, O_TFTP},
 	    {"http-listen", required_argument, NULL, O_HTTP}, {"templates", required_argument, NULL, O_TEMPLATES},
@@ -468,6 +515,8 @@ int main(int argc, char **argv)
 	    {"mac", required_argument, NULL, 'm'},         {"ip", required_argument, NULL, O_IP},
 	    {"via", required_argument, NULL, O_VIA},       {"server-ip", required_argument, NULL, O_SERVER_IP},
 	    {"format", required_argument, NULL, O_FORMAT},
+	    {"once", no_argument, NULL, O_ONCE},           {"until", required_argument, NULL, O_UNTIL},
+	    {"state", required_argument, NULL, O_STATE},   {"server", required_argument, NULL, O_SERVER},
 	    {"help", no_argument, NULL, 'h'},              {"version", no_argument, NULL, 'V'},
 	    {"proxy-dhcp", no_argument, NULL, O_PROXY_DHCP},
 	    {NULL, 0, NULL, 0},
@@ -489,6 +538,10 @@ int main(int argc, char **argv)
 		case O_VIA: o.via = optarg; break;
 		case O_SERVER_IP: o.server_ip = optarg; break;
 		case O_FORMAT: o.format = optarg; break;
+		case O_ONCE: o.once = 1; break;
+		case O_UNTIL: o.until = optarg; break;
+		case O_STATE: o.state = optarg; break;
+		case O_SERVER: o.server = optarg; break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
 		case 'V': printf("autopxe %s\n", AUTOPXE_VERSION); return EXIT_OK;
 		default: fputs("Try 'autopxe --help'.\n", stderr); return EXIT_USAGE;
@@ -502,6 +555,16 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "help") == 0) {
 		fputs(usage_text, stdout);
 		return EXIT_OK;
+	}
+	if (strcmp(cmd, "pin") == 0 || strcmp(cmd, "unpin") == 0 || strcmp(cmd, "nodes") == 0) {
+		/* no demo tree for these: they only need the address of a running server */
+		if (!o.config && access("config.yaml", F_OK) == 0)
+			o.config = "config.yaml";
+		else if (!o.config && access("/etc/autopxe/config.yaml", F_OK) == 0)
+			o.config = "/etc/autopxe/config.yaml";
+		struct cli_fleet_opts fo = {.server = o.server, .config = o.config, .http_listen = o.http_listen,
+		                            .once = o.once, .until = o.until, .state = o.state, .json = o.json};
+		return cli_fleet(cmd, argv + optind, argc - optind, &fo, stdout, stderr);
 	}
 	const char *arg = optind < argc ? argv[optind++] : NULL;
 	if (optind < argc || (arg && strcmp(cmd, "render") != 0)) {

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -538,6 +539,8 @@ struct rctx {
 	int dialect; /* D_IPXE, D_GRUB, D_PXE */
 	int has_mac; /* 0: a generic config (grub.cfg, pxelinux.cfg/default): no MAC, DefaultDistro */
 	size_t n_entries; /* boot entries rendered so far */
+	char pin[256]; /* the API pin of this client, if any (have_pin) */
+	int have_pin;
 };
 
 static void warn(struct rctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -774,11 +777,28 @@ static int fill_entry(struct rctx *x, struct tmpl_val *parent, const char *field
 	return tmpl_data_error(d);
 }
 
+static _Atomic(render_pin_fn) pin_hook;
+
+void render_set_pin_hook(render_pin_fn fn)
+{
+	atomic_store(&pin_hook, fn);
+}
+
 /* The host's default boot target: 0 with *bt filled and *id set, -ENOENT (none configured or not
- * resolvable; warned into the menu when warn_menu). */
+ * resolvable; warned into the menu when warn_menu). An API pin comes first (render_set_pin_hook). */
 static int host_default(struct rctx *x, struct boot_target *bt, const char **id, int warn_menu)
 {
 	char why[512];
+	if (x->have_pin) {
+		*id = x->pin;
+		if (boot_id_resolve(x->cfg, x->cat, *id, bt, why, sizeof why) == 0) {
+			if (tname_ok(bt->tmpl->key))
+				return 0;
+			snprintf(why, sizeof why, "template name cannot be an iPXE label");
+		}
+		if (warn_menu)
+			warn(x, "pin '%s' ignored: %s", *id, why);
+	}
 	*id = x->host ? x->host->boot_id : x->cfg ? x->cfg->default_distro : NULL;
 	if (!*id || !**id)
 		return -ENOENT;
@@ -1062,6 +1082,10 @@ int render_menu(const struct config *cfg, const struct catalog *cat, const struc
 		}
 	}
 	x.host = find_host(cfg, cl->mac);
+	{
+		render_pin_fn fn = atomic_load(&pin_hook);
+		x.have_pin = fn && fn(cl, x.pin, sizeof x.pin) == 1;
+	}
 	x.data = tmpl_data_new();
 	x.root = tmpl_data_root(x.data);
 	if (!x.data) {
@@ -1183,6 +1207,10 @@ static int render_dialect(const struct config *cfg, const struct catalog *cat, c
 		t = own;
 	}
 	x.host = has_mac ? find_host(cfg, cl->mac) : NULL;
+	if (has_mac) { /* an API pin comes first in every dialect */
+		render_pin_fn fn = atomic_load(&pin_hook);
+		x.have_pin = fn && fn(cl, x.pin, sizeof x.pin) == 1;
+	}
 	x.data = tmpl_data_new();
 	x.root = tmpl_data_root(x.data);
 	rc = x.data ? 0 : -ENOMEM;

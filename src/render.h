@@ -112,6 +112,15 @@ int render_boot_cmdline(const struct config *cfg, const struct catalog *cat, con
  * name), -EINVAL (menu prefix but bad MAC or submenu). Pure. */
 int menu_request_parse(const char *name, size_t len, uint8_t mac[6], char *submenu, size_t sublen);
 
+/* Pins beside the snapshot (src/store.c): when a hook is set, render_menu calls it once per menu with the client
+ * (so the store also learns which MAC is behind the client's IP before the menu is even sent) and takes the
+ * client's pinned boot id from it. Precedence of a menu's default: API pin > HostDefaults > DefaultDistro. A pin
+ * that does not resolve in the catalog is shown as an `echo` warning in the menu and ignored. The hook copies the
+ * id into boot (len bytes) and returns 1, or returns 0 (no pin); it must be thread-safe. NULL removes it. */
+struct render_client;
+typedef int (*render_pin_fn)(const struct render_client *cl, char *boot, size_t len);
+void render_set_pin_hook(render_pin_fn fn);
+
 /* Render the script for a client: submenu NULL/"" = main menu, else one distro's submenu.
  * Deterministic: identical inputs give identical bytes. 0, -ENOENT (unknown submenu), -ENOMEM. */
 int render_menu(const struct config *cfg, const struct catalog *cat, const struct menu_templates *t,

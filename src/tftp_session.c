@@ -13,6 +13,7 @@
 #include "mac.h"
 #include "metrics.h"
 #include "render.h"
+#include "store.h"
 #include "util.h"
 #include "vfs.h"
 
@@ -371,6 +372,9 @@ void sess_finish(struct sess *x, enum tftp_outcome o, const char *why)
 	         (unsigned long long)(now_ms() - x->start_ms), rtt, x->retransmits, tftp_outcome_name(o),
 	         why ? " " : "", why ? why : "");
 	metrics_tftp_done(o, bytes, x->p.blksize, x->p.windowsize, x->retransmits);
+	if (x->is_menu != 2) /* a generic GRUB/PXELINUX config belongs to no node */
+		store_record_tftp(x->is_menu == 1, x->mac, x->peer_txt, x->name, bytes, now_ms() - x->start_ms,
+		                  o == TFTP_OUT_OK);
 	source_close(x);
 }
 

@@ -661,7 +661,7 @@ START_TEST(test_example_file)
 		o += n;
 		line += n;
 	}
-	ck_assert_int_eq(uncommented, 36); /* every optional key of config.h */
+	ck_assert_int_eq(uncommented, 41); /* every optional key of config.h */
 	diag_init(&d);
 	rc = config_load_buffer(out, strlen(out), "example-uncommented.yaml", &c, &d);
 	if (rc || d.n)
@@ -699,6 +699,11 @@ START_TEST(test_example_file)
 	ck_assert_uint_eq(c->pxe_discovery_control, def->pxe_discovery_control);
 	ck_assert_uint_eq(c->proxy_dhcp_port, def->proxy_dhcp_port);
 	ck_assert_uint_eq(c->pxe_server_port, def->pxe_server_port);
+	ck_assert_str_eq(c->state_dir, def->state_dir);
+	ck_assert_int_eq(c->state_store, def->state_store);
+	ck_assert_uint_eq(c->node_events, def->node_events);
+	ck_assert_uint_eq(c->node_timeout_s, def->node_timeout_s);
+	ck_assert_ptr_null(c->api_token_file);
 	config_free(def);
 	config_free(c);
 	diag_free(&d);

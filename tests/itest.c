@@ -134,6 +134,10 @@ int itest_write_config(struct itest_server *s, const char *yaml)
 		fputs(s->rootfs, f);
 		p = m + 8;
 	}
+	/* every test server keeps its pins and timeline in its own dir, never in the shared /var/lib/autopxe */
+	const char *first = yaml + strspn(yaml, " \t\r\n");
+	if (!strstr(yaml, "StateDir:") && *first != '{' && *first != '-')
+		fprintf(f, "%sStateDir: %s/state\n", *yaml && yaml[strlen(yaml) - 1] != '\n' ? "\n" : "", s->dir);
 	return fclose(f);
 }
 

@@ -1,0 +1,953 @@
+/* store.c - pins and the per-node boot timeline in memory, persisted by a backend through one writer thread. */
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include "log.h"
+#include "mac.h"
+#include "render.h"
+#include "snapshot.h"
+
+#define IPMAP_SLOTS 32768 /* client IP -> MAC of its last menu fetch: open addressing, linear probing */
+#define IPMAP_PROBE 64    /* slots tried; a full neighbourhood overwrites the home slot (a forgotten client) */
+
+static const char *const state_names[NODE_NSTATES] = {"menu", "kernel", "initrd", "booted", "failed"};
+static const char *const kind_names[] = {"menu", "kernel", "initrd", "file"};
+
+const char *node_state_name(enum node_state s)
+{
+	return (unsigned)s < NODE_NSTATES ? state_names[s] : "?";
+}
+
+int node_state_parse(const char *name)
+{
+	for (int i = 0; i < NODE_NSTATES; i++)
+		if (name && strcmp(name, state_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* A queued item: a front-end event (file not yet classified) or a pin operation. */
+enum qtype { Q_MENU, Q_FILE, Q_PIN_PUT, Q_PIN_DEL };
+struct qitem {
+	enum qtype type;
+	struct store_event ev;
+	char ip[48];
+	struct store_pin pin;
+};
+
+struct mnode {
+	struct store_node n;
+	struct store_event *ev; /* ring of up to keep events (ev_cap allocated) */
+	size_t ev_n, ev_head, ev_cap; /* count, index of the oldest, capacity */
+	int64_t file_ms;              /* when the last kernel/initrd transfer ended (not persisted) */
+	int dirty;
+};
+
+struct ipent {
+	char ip[48];
+	uint8_t mac[6];
+	int used;
+};
+
+static struct {
+	int open;
+	const struct store_backend *be;
+	void *db;
+	char degraded[512];
+	struct store_opts o;
+	pthread_t thr;
+	int have_thr;
+
+	pthread_mutex_t qlock; /* the queue */
+	pthread_cond_t qcond, qdone;
+	struct qitem *q;
+	size_t qcap, qhead, qn;
+	int stop, busy;
+	struct qitem *pinq; /* pin operations: never dropped */
+	size_t pinq_n, pinq_cap;
+
+	pthread_mutex_t plock; /* pins */
+	struct store_pin *pins;
+	size_t n_pins, cap_pins;
+
+	pthread_mutex_t nlock; /* nodes (written by the writer, read by the API) */
+	struct mnode *nodes;
+	size_t n_nodes, cap_nodes;
+
+	pthread_mutex_t iplock;
+	struct ipent *ipmap;
+} G = {.qlock = PTHREAD_MUTEX_INITIALIZER,
+       .qcond = PTHREAD_COND_INITIALIZER,
+       .qdone = PTHREAD_COND_INITIALIZER,
+       .plock = PTHREAD_MUTEX_INITIALIZER,
+       .nlock = PTHREAD_MUTEX_INITIALIZER,
+       .iplock = PTHREAD_MUTEX_INITIALIZER};
+
+static atomic_uint_fast64_t pin_version = 1;
+static atomic_size_t pin_count; /* G.n_pins, for lock-free "any pins at all?" checks */
+static atomic_uint_fast64_t n_dropped, n_be_errors, n_consumed, n_events;
+
+static int64_t wall_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* "192.0.2.1", "192.0.2.1:1234", "[2001:db8::1]:69", "::1" -> the address alone. */
+static void ip_only(const char *in, char *out, size_t len)
+{
+	const char *s = in ? in : "";
+	size_t n;
+	if (*s == '[') {
+		const char *e = strchr(s, ']');
+		n = e ? (size_t)(e - s - 1) : strlen(s + 1);
+		s++;
+	} else {
+		const char *c = strchr(s, ':');
+		n = c && !strchr(c + 1, ':') ? (size_t)(c - s) : strlen(s);
+	}
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
+static size_t ip_slot(const char *ip)
+{
+	uint64_t x = 1469598103934665603ULL;
+	for (const char *p = ip; *p; p++)
+		x = (x ^ (unsigned char)*p) * 1099511628211ULL;
+	return (size_t)(x % IPMAP_SLOTS);
+}
+
+/* The entry of ip, or (insert) the first free slot of its neighbourhood, else its home slot. iplock held. */
+static struct ipent *ip_find(const char *ip, int insert)
+{
+	size_t h = ip_slot(ip);
+	for (size_t i = 0; i < IPMAP_PROBE; i++) {
+		struct ipent *e = &G.ipmap[(h + i) % IPMAP_SLOTS];
+		if (!e->used)
+			return insert ? e : NULL;
+		if (strcmp(e->ip, ip) == 0)
+			return e;
+	}
+	return insert ? &G.ipmap[h] : NULL;
+}
+
+static void ip_note(const char *ip, const uint8_t mac[6])
+{
+	struct ipent *e;
+	if (!G.ipmap || !*ip)
+		return;
+	pthread_mutex_lock(&G.iplock);
+	e = ip_find(ip, 1);
+	snprintf(e->ip, sizeof e->ip, "%s", ip);
+	memcpy(e->mac, mac, 6);
+	e->used = 1;
+	pthread_mutex_unlock(&G.iplock);
+}
+
+static int ip_to_mac(const char *ip, uint8_t mac[6])
+{
+	struct ipent *e;
+	int found = 0;
+	if (!G.ipmap)
+		return 0;
+	pthread_mutex_lock(&G.iplock);
+	e = ip_find(ip, 0);
+	if (e) {
+		memcpy(mac, e->mac, 6);
+		found = 1;
+	}
+	pthread_mutex_unlock(&G.iplock);
+	return found;
+}
+
+/* ------------------------------------------------------------------ pins */
+
+static ssize_t pin_index(const uint8_t mac[6])
+{
+	for (size_t i = 0; i < G.n_pins; i++)
+		if (memcmp(G.pins[i].mac, mac, 6) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void pinq_push(enum qtype t, const struct store_pin *p)
+{
+	pthread_mutex_lock(&G.qlock);
+	if (G.pinq_n < G.pinq_cap || array_grow((void **)&G.pinq, &G.pinq_cap, G.pinq_n, sizeof *G.pinq) == 0) {
+		memset(&G.pinq[G.pinq_n], 0, sizeof G.pinq[0]);
+		G.pinq[G.pinq_n].type = t;
+		G.pinq[G.pinq_n].pin = *p;
+		G.pinq_n++;
+		pthread_cond_signal(&G.qcond);
+	} else {
+		atomic_fetch_add(&n_be_errors, 1);
+		log_error("store: out of memory queueing a pin change (kept in memory only)");
+	}
+	pthread_mutex_unlock(&G.qlock);
+}
+
+/* Insert or replace in memory (plock held). 0 or -ENOMEM. */
+static int pin_mem_put(const struct store_pin *p)
+{
+	ssize_t i = pin_index(p->mac);
+	if (i >= 0) {
+		G.pins[i] = *p;
+		return 0;
+	}
+	if (array_grow((void **)&G.pins, &G.cap_pins, G.n_pins, sizeof *G.pins) != 0)
+		return -ENOMEM;
+	G.pins[G.n_pins++] = *p;
+	atomic_store(&pin_count, G.n_pins);
+	return 0;
+}
+
+static void pin_mem_del_at(size_t i)
+{
+	G.pins[i] = G.pins[--G.n_pins];
+	atomic_store(&pin_count, G.n_pins);
+}
+
+int store_pin_set(const struct store_pin *p)
+{
+	int rc;
+	if (!G.open)
+		return -ENODEV;
+	pthread_mutex_lock(&G.plock);
+	rc = pin_mem_put(p);
+	pthread_mutex_unlock(&G.plock);
+	if (rc)
+		return rc;
+	atomic_fetch_add(&pin_version, 1);
+	pinq_push(Q_PIN_PUT, p);
+	return 0;
+}
+
+int store_pin_del(const uint8_t mac[6])
+{
+	struct store_pin p;
+	ssize_t i;
+	if (!G.open)
+		return -ENODEV;
+	pthread_mutex_lock(&G.plock);
+	i = pin_index(mac);
+	if (i >= 0)
+		pin_mem_del_at((size_t)i);
+	pthread_mutex_unlock(&G.plock);
+	if (i < 0)
+		return -ENOENT;
+	atomic_fetch_add(&pin_version, 1);
+	memset(&p, 0, sizeof p);
+	memcpy(p.mac, mac, 6);
+	pinq_push(Q_PIN_DEL, &p);
+	return 0;
+}
+
+int store_pin_get(const uint8_t mac[6], struct store_pin *out)
+{
+	int found = 0, expired = 0;
+	ssize_t i;
+	if (!G.open)
+		return 0;
+	pthread_mutex_lock(&G.plock);
+	i = pin_index(mac);
+	if (i >= 0) {
+		if (G.pins[i].until && G.pins[i].until <= wall_ms() / 1000) {
+			pin_mem_del_at((size_t)i);
+			expired = 1;
+		} else {
+			*out = G.pins[i];
+			found = 1;
+		}
+	}
+	pthread_mutex_unlock(&G.plock);
+	if (expired) {
+		struct store_pin p = {0};
+		char m[18];
+		memcpy(p.mac, mac, 6);
+		mac_colon(mac, m);
+		log_info("store: pin of %s expired", m);
+		atomic_fetch_add(&pin_version, 1);
+		pinq_push(Q_PIN_DEL, &p);
+	}
+	return found;
+}
+
+uint64_t store_pin_version(void)
+{
+	return atomic_load(&pin_version);
+}
+
+static void ip_note(const char *ip, const uint8_t mac[6]);
+
+void store_note_client(const uint8_t mac[6], const char *ip)
+{
+	char a[48];
+	if (!G.open)
+		return;
+	ip_only(ip, a, sizeof a);
+	ip_note(a, mac);
+}
+
+int store_pin_lookup(const struct render_client *cl, char *boot, size_t len)
+{
+	struct store_pin p;
+	if (!G.open)
+		return 0;
+	store_note_client(cl->mac, cl->ip);
+	if (!atomic_load(&pin_count) || store_pin_get(cl->mac, &p) != 1)
+		return 0;
+	snprintf(boot, len, "%s", p.boot);
+	return 1;
+}
+
+/* ------------------------------------------------------------------ recording */
+
+static void queue_push(const struct qitem *it)
+{
+	pthread_mutex_lock(&G.qlock);
+	if (G.qn == G.qcap) {
+		pthread_mutex_unlock(&G.qlock);
+		atomic_fetch_add(&n_dropped, 1);
+		return;
+	}
+	G.q[(G.qhead + G.qn) % G.qcap] = *it;
+	G.qn++;
+	if (G.qn == 1 || G.qn * 4 == G.qcap * 3) /* wake the writer on the first item and when 3/4 full */
+		pthread_cond_signal(&G.qcond);
+	pthread_mutex_unlock(&G.qlock);
+}
+
+void store_record_menu(enum store_proto proto, const uint8_t mac[6], const char *ip, uint64_t bytes, uint32_t ms,
+                       int ok)
+{
+	struct qitem it;
+	if (!G.open)
+		return;
+	memset(&it, 0, sizeof it);
+	it.type = Q_MENU;
+	ip_only(ip, it.ip, sizeof it.ip);
+	memcpy(it.ev.mac, mac, 6);
+	it.ev.ts_ms = wall_ms();
+	it.ev.kind = EV_MENU;
+	it.ev.proto = proto;
+	it.ev.bytes = bytes;
+	it.ev.ms = ms;
+	it.ev.ok = ok;
+	if (atomic_load(&pin_count)) { /* the pin it was offered, before its kernel can consume it */
+		struct store_pin p;
+		if (store_pin_get(mac, &p) == 1)
+			snprintf(it.ev.boot, sizeof it.ev.boot, "%s", p.boot);
+	}
+	if (ok) /* usually noted already when the menu was rendered (store_pin_lookup) */
+		ip_note(it.ip, mac);
+	queue_push(&it);
+}
+
+/* name as requested ("/boot/x", "boot/x", "\\boot\\x") -> the catalog-relative path "x" (or name itself). */
+static const char *boot_rel(const char *name)
+{
+	while (*name == '/' || *name == '\\')
+		name++;
+	if (strncmp(name, "boot/", 5) == 0 || strncmp(name, "boot\\", 5) == 0)
+		name += 5;
+	return name;
+}
+
+/* The kernel of a one-shot pin was sent completely: consume it. */
+static void maybe_consume(const uint8_t mac[6], const char *name)
+{
+	struct store_pin p;
+	struct snapshot *s;
+	struct boot_target bt;
+	char why[256];
+	int match = 0;
+	if (store_pin_get(mac, &p) != 1 || !p.once)
+		return;
+	s = snapshot_current();
+	if (!s)
+		return;
+	if (boot_id_resolve(s->cfg, s->cat, p.boot, &bt, why, sizeof why) == 0 && bt.kernel->kernel_path &&
+	    strcmp(boot_rel(name), bt.kernel->kernel_path) == 0)
+		match = 1;
+	snapshot_unref(s);
+	if (!match)
+		return;
+	pthread_mutex_lock(&G.plock);
+	ssize_t i = pin_index(mac);
+	/* only the very pin we matched (not one set again in between with another boot) */
+	if (i >= 0 && strcmp(G.pins[i].boot, p.boot) == 0 && G.pins[i].once)
+		pin_mem_del_at((size_t)i);
+	else
+		i = -1;
+	pthread_mutex_unlock(&G.plock);
+	if (i < 0)
+		return;
+	char m[18], b[STORE_BOOT_MAX];
+	mac_colon(mac, m);
+	sanitize(p.boot, strlen(p.boot), b, sizeof b);
+	log_info("store: one-shot pin of %s to %s consumed (kernel sent)", m, b);
+	atomic_fetch_add(&n_consumed, 1);
+	atomic_fetch_add(&pin_version, 1);
+	pinq_push(Q_PIN_DEL, &p);
+}
+
+void store_record_file(enum store_proto proto, const char *ip, const char *name, uint64_t bytes, uint32_t ms,
+                       int ok)
+{
+	struct qitem it;
+	if (!G.open)
+		return;
+	memset(&it, 0, sizeof it);
+	it.type = Q_FILE;
+	ip_only(ip, it.ip, sizeof it.ip);
+	if (!ip_to_mac(it.ip, it.ev.mac))
+		return; /* no menu from this client: not a node we follow */
+	sanitize(name, strlen(name), it.ev.file, sizeof it.ev.file);
+	it.ev.ts_ms = wall_ms();
+	it.ev.kind = EV_FILE;
+	it.ev.proto = proto;
+	it.ev.bytes = bytes;
+	it.ev.ms = ms;
+	it.ev.ok = ok;
+	if (ok == XFER_OK && atomic_load(&pin_count))
+		maybe_consume(it.ev.mac, name);
+	queue_push(&it);
+}
+
+void store_record_tftp(int is_menu, const uint8_t mac[6], const char *peer, const char *name, uint64_t bytes,
+                       uint64_t ms, int ok)
+{
+	uint32_t m = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+	if (is_menu)
+		store_record_menu(PROTO_TFTP, mac, peer, bytes, m, ok);
+	else
+		store_record_file(PROTO_TFTP, peer, name, bytes, m, ok ? XFER_OK : XFER_FAILED);
+}
+
+/* ------------------------------------------------------------------ nodes (nlock held) */
+
+static struct mnode *node_find(const uint8_t mac[6])
+{
+	for (size_t i = 0; i < G.n_nodes; i++)
+		if (memcmp(G.nodes[i].n.mac, mac, 6) == 0)
+			return &G.nodes[i];
+	return NULL;
+}
+
+static struct mnode *node_get(const uint8_t mac[6], int64_t ts)
+{
+	struct mnode *m = node_find(mac);
+	if (m)
+		return m;
+	if (array_grow((void **)&G.nodes, &G.cap_nodes, G.n_nodes, sizeof *G.nodes) != 0)
+		return NULL;
+	m = &G.nodes[G.n_nodes++];
+	memset(m, 0, sizeof *m);
+	memcpy(m->n.mac, mac, 6);
+	m->n.first_ms = m->n.last_ms = ts;
+	m->n.state = NODE_MENU;
+	return m;
+}
+
+/* The ring grows (4, 8, ... up to keep) while it has not wrapped, so a node with few events costs little. */
+static void node_add_event(struct mnode *m, const struct store_event *e)
+{
+	unsigned keep = G.o.keep_events ? G.o.keep_events : 1;
+	if (m->ev_n == m->ev_cap && m->ev_cap < keep) {
+		size_t cap = m->ev_cap ? m->ev_cap * 2 : 4;
+		struct store_event *nv;
+		if (cap > keep)
+			cap = keep;
+		nv = realloc(m->ev, cap * sizeof *nv);
+		if (!nv)
+			return;
+		m->ev = nv;
+		m->ev_cap = cap;
+	}
+	if (m->ev_n < keep) {
+		m->ev[m->ev_n] = *e; /* not wrapped yet: ev_head is 0 */
+		m->ev_n++;
+	} else {
+		m->ev[m->ev_head] = *e;
+		m->ev_head = (m->ev_head + 1) % keep;
+	}
+}
+
+/* The state machine: an event moves a node forward; a failed transfer marks it failed; a new menu starts over. */
+static void node_apply(struct mnode *m, const struct store_event *e, const char *ip)
+{
+	if (e->ts_ms > m->n.last_ms)
+		m->n.last_ms = e->ts_ms;
+	if (e->ts_ms < m->n.first_ms)
+		m->n.first_ms = e->ts_ms;
+	if (ip && *ip)
+		snprintf(m->n.ip, sizeof m->n.ip, "%s", ip);
+	if (e->boot[0] && e->kind == EV_MENU)
+		snprintf(m->n.boot, sizeof m->n.boot, "%s", e->boot);
+	snprintf(m->n.last_event, sizeof m->n.last_event, "%s %s %s", kind_names[e->kind],
+	         e->proto == PROTO_TFTP ? "tftp" : "http",
+	         e->ok == XFER_PARTIAL ? "partial" : e->ok ? "ok" : "failed");
+	if (!e->ok) {
+		if (e->kind != EV_FILE)
+			m->n.state = NODE_FAILED;
+	} else if (e->kind == EV_MENU) {
+		/* a new boot starts over, but not a menu whose transfer began before the kernel or initrd we already
+		 * saw ended (a TFTP menu is recorded when its last ACK arrives: the client may be faster) */
+		if (m->file_ms < e->ts_ms - (int64_t)e->ms)
+			m->n.state = NODE_MENU;
+	} else if (e->kind == EV_KERNEL) {
+		m->n.state = NODE_KERNEL;
+		m->file_ms = e->ts_ms;
+	} else if (e->kind == EV_INITRD) {
+		/* the initrd sent completely is the last thing the server hands out: booted; a Range part of it: initrd */
+		m->n.state = e->ok == XFER_PARTIAL ? NODE_INITRD : NODE_BOOTED;
+		m->file_ms = e->ts_ms;
+	}
+	m->dirty = 1;
+	node_add_event(m, e);
+}
+
+/* Writer thread: what a requested file is in the current catalog (kernel, initrd or neither). */
+static enum store_kind classify(const struct snapshot *s, const char *name)
+{
+	const char *rel = boot_rel(name);
+	for (size_t d = 0; s && d < s->cat->n_distros; d++) {
+		const struct scan_distro *sd = &s->cat->distros[d];
+		for (size_t r = 0; r < sd->n_releases; r++) {
+			const struct scan_release *sr = &sd->releases[r];
+			for (size_t k = 0; k < sr->n_kernels + 1; k++) {
+				const struct scan_kernel *sk = k < sr->n_kernels ? &sr->kernels[k] : sr->default_kernel;
+				if (!sk)
+					continue;
+				if (sk->kernel_path && strcmp(rel, sk->kernel_path) == 0)
+					return EV_KERNEL;
+				if (sk->initrd_path && strcmp(rel, sk->initrd_path) == 0)
+					return EV_INITRD;
+			}
+		}
+	}
+	return EV_FILE;
+}
+
+/* The boot id a menu offered as its default: API pin (recorded with the event) > HostDefaults > DefaultDistro. */
+static void menu_boot(const struct snapshot *s, const uint8_t mac[6], char *out, size_t len)
+{
+	const struct cfg_host *h;
+	if (out[0] || !s)
+		return;
+	if (!s)
+		return;
+	h = config_host(s->cfg, mac);
+	if (h)
+		snprintf(out, len, "%s", h->boot_id);
+	else if (s->cfg->default_distro)
+		snprintf(out, len, "%s", s->cfg->default_distro);
+}
+
+/* Apply and persist one batch (writer thread, or store_flush without a thread). */
+static void process(struct qitem *items, size_t n, struct qitem *pins, size_t np)
+{
+	struct snapshot *s = n ? snapshot_current() : NULL;
+	struct store_event *evs = n ? calloc(n, sizeof *evs) : NULL;
+	struct store_node *nodes = n ? calloc(n, sizeof *nodes) : NULL;
+	size_t ne = 0, nn = 0;
+	char err[256];
+	for (size_t i = 0; i < np && G.db; i++) {
+		int rc = pins[i].type == Q_PIN_PUT ? G.be->pin_put(G.db, &pins[i].pin) : G.be->pin_del(G.db, pins[i].pin.mac);
+		if (rc) {
+			atomic_fetch_add(&n_be_errors, 1);
+			log_error("store: cannot persist a pin change: %s", strerror(-rc));
+		}
+	}
+	if (n && (!evs || !nodes)) {
+		atomic_fetch_add(&n_dropped, n);
+		goto out;
+	}
+	pthread_mutex_lock(&G.nlock);
+	for (size_t i = 0; i < n; i++) {
+		struct qitem *it = &items[i];
+		struct mnode *m;
+		if (it->type == Q_FILE)
+			it->ev.kind = classify(s, it->ev.file);
+		else
+			menu_boot(s, it->ev.mac, it->ev.boot, sizeof it->ev.boot);
+		m = node_get(it->ev.mac, it->ev.ts_ms);
+		if (!m) {
+			atomic_fetch_add(&n_dropped, 1);
+			continue;
+		}
+		node_apply(m, &it->ev, it->ip);
+		evs[ne++] = it->ev;
+		atomic_fetch_add(&n_events, 1);
+	}
+	for (size_t i = 0; i < G.n_nodes && nn < n; i++) {
+		if (G.nodes[i].dirty) {
+			nodes[nn++] = G.nodes[i].n;
+			G.nodes[i].dirty = 0;
+		}
+	}
+	pthread_mutex_unlock(&G.nlock);
+	if (G.db && ne) {
+		int rc = G.be->batch(G.db, evs, ne, nodes, nn, G.o.keep_events);
+		if (rc) {
+			atomic_fetch_add(&n_be_errors, 1);
+			snprintf(err, sizeof err, "%s", strerror(-rc));
+			log_error("store: cannot write %zu events: %s", ne, err);
+		}
+	}
+out:
+	free(evs);
+	free(nodes);
+	snapshot_unref(s);
+}
+
+/* Take everything queued (qlock held): returns the items in *items (malloc'd) and the pin ops in *pins. */
+static void take(struct qitem **items, size_t *n, struct qitem **pins, size_t *np)
+{
+	*n = G.qn;
+	*items = NULL;
+	if (G.qn) {
+		*items = malloc(G.qn * sizeof **items);
+		if (*items) {
+			for (size_t i = 0; i < G.qn; i++)
+				(*items)[i] = G.q[(G.qhead + i) % G.qcap];
+		} else {
+			atomic_fetch_add(&n_dropped, G.qn);
+			*n = 0;
+		}
+	}
+	G.qhead = 0;
+	G.qn = 0;
+	*pins = G.pinq;
+	*np = G.pinq_n;
+	G.pinq = NULL;
+	G.pinq_n = G.pinq_cap = 0;
+}
+
+static void *writer(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&G.qlock);
+	for (;;) {
+		while (!G.stop && !G.qn && !G.pinq_n)
+			pthread_cond_wait(&G.qcond, &G.qlock);
+		if (!G.qn && !G.pinq_n && G.stop)
+			break;
+		if (!G.stop && G.qn && G.qn * 4 < G.qcap * 3 && !G.pinq_n) {
+			/* let a burst gather into one transaction: at most 50 ms */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&G.qcond, &G.qlock, &ts);
+		}
+		struct qitem *items, *pins;
+		size_t n, np;
+		take(&items, &n, &pins, &np);
+		G.busy = 1;
+		pthread_mutex_unlock(&G.qlock);
+		process(items, n, pins, np);
+		free(items);
+		free(pins);
+		pthread_mutex_lock(&G.qlock);
+		G.busy = 0;
+		pthread_cond_broadcast(&G.qdone);
+	}
+	pthread_mutex_unlock(&G.qlock);
+	return NULL;
+}
+
+void store_flush(void)
+{
+	if (!G.open)
+		return;
+	pthread_mutex_lock(&G.qlock);
+	if (G.have_thr) {
+		pthread_cond_signal(&G.qcond);
+		while (G.qn || G.pinq_n || G.busy)
+			pthread_cond_wait(&G.qdone, &G.qlock);
+		pthread_mutex_unlock(&G.qlock);
+		return;
+	}
+	struct qitem *items, *pins;
+	size_t n, np;
+	take(&items, &n, &pins, &np);
+	pthread_mutex_unlock(&G.qlock);
+	process(items, n, pins, np);
+	free(items);
+	free(pins);
+}
+
+/* ------------------------------------------------------------------ open/close */
+
+static int load_pin(void *arg, const struct store_pin *p)
+{
+	(void)arg;
+	return pin_mem_put(p);
+}
+
+static int load_node(void *arg, const struct store_node *n)
+{
+	struct mnode *m;
+	(void)arg;
+	m = node_get(n->mac, n->first_ms);
+	if (!m)
+		return -ENOMEM;
+	m->n = *n;
+	return 0;
+}
+
+static int load_event(void *arg, const struct store_event *e)
+{
+	struct mnode *m;
+	(void)arg;
+	m = node_find(e->mac);
+	if (m)
+		node_add_event(m, e);
+	return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char buf[1024];
+	size_t n = strlen(dir);
+	if (n == 0 || n >= sizeof buf)
+		return -ENAMETOOLONG;
+	memcpy(buf, dir, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int store_open(const struct store_opts *o, int *degraded, char *err, size_t errlen)
+{
+	char e[512] = "";
+	int rc;
+	*degraded = 0;
+	if (G.open)
+		return -EBUSY;
+	G.o = *o;
+	if (!G.o.keep_events)
+		G.o.keep_events = 1;
+	if (!G.o.queue_len)
+		G.o.queue_len = 16384;
+	G.qcap = G.o.queue_len;
+	G.q = calloc(G.qcap, sizeof *G.q);
+	G.ipmap = calloc(IPMAP_SLOTS, sizeof *G.ipmap);
+	if (!G.q || !G.ipmap) {
+		free(G.q);
+		free(G.ipmap);
+		G.q = NULL;
+		G.ipmap = NULL;
+		return -ENOMEM;
+	}
+	G.be = &store_sqlite;
+	G.db = NULL;
+	G.degraded[0] = '\0';
+	rc = o->state_dir && *o->state_dir ? mkdir_p(o->state_dir) : -EINVAL;
+	if (rc)
+		snprintf(e, sizeof e, "StateDir '%s': %s", o->state_dir ? o->state_dir : "", strerror(-rc));
+	else
+		rc = G.be->open(o->state_dir, &G.db, e, sizeof e);
+	if (rc) {
+		G.db = NULL;
+		snprintf(G.degraded, sizeof G.degraded, "state store unavailable, pins and timeline kept in memory only: %s",
+		         e);
+		log_error("store: %s", G.degraded);
+		*degraded = 1;
+	} else {
+		if (e[0])
+			log_warn("store: %s", e); /* e.g. a corrupt file moved aside */
+		pthread_mutex_lock(&G.plock);
+		rc = G.be->pins_load(G.db, load_pin, NULL);
+		pthread_mutex_unlock(&G.plock);
+		pthread_mutex_lock(&G.nlock);
+		if (!rc)
+			rc = G.be->nodes_load(G.db, load_node, NULL);
+		if (!rc)
+			rc = G.be->events_load(G.db, load_event, NULL);
+		pthread_mutex_unlock(&G.nlock);
+		if (rc)
+			log_error("store: cannot load the saved state: %s", strerror(-rc));
+		log_info("store: %s in %s: %zu pins, %zu nodes", G.be->name, o->state_dir, G.n_pins, G.n_nodes);
+	}
+	snprintf(err, errlen, "%s", G.degraded);
+	G.stop = 0;
+	G.open = 1;
+	atomic_fetch_add(&pin_version, 1);
+	if (!o->no_thread && pthread_create(&G.thr, NULL, writer, NULL) == 0)
+		G.have_thr = 1;
+	return 0;
+}
+
+void store_close(void)
+{
+	if (!G.open)
+		return;
+	if (G.have_thr) {
+		pthread_mutex_lock(&G.qlock);
+		G.stop = 1;
+		pthread_cond_signal(&G.qcond);
+		pthread_mutex_unlock(&G.qlock);
+		pthread_join(G.thr, NULL);
+		G.have_thr = 0;
+	} else {
+		store_flush();
+	}
+	G.open = 0;
+	if (G.db)
+		G.be->close(G.db);
+	G.db = NULL;
+	for (size_t i = 0; i < G.n_nodes; i++)
+		free(G.nodes[i].ev);
+	free(G.nodes);
+	free(G.pins);
+	free(G.q);
+	free(G.ipmap);
+	free(G.pinq);
+	G.nodes = NULL;
+	G.pins = NULL;
+	G.q = NULL;
+	G.ipmap = NULL;
+	G.pinq = NULL;
+	atomic_store(&pin_count, 0);
+	G.n_nodes = G.cap_nodes = G.n_pins = G.cap_pins = G.qn = G.qhead = G.pinq_n = G.pinq_cap = 0;
+	atomic_fetch_add(&pin_version, 1);
+}
+
+int store_is_open(void)
+{
+	return G.open;
+}
+
+/* ------------------------------------------------------------------ reading */
+
+enum node_state store_node_state(const struct store_node *n, int64_t now)
+{
+	if (n->state != NODE_BOOTED && n->state != NODE_FAILED && G.o.fail_after_s &&
+	    now - n->last_ms > (int64_t)G.o.fail_after_s * 1000)
+		return NODE_FAILED;
+	return n->state;
+}
+
+int store_nodes(int filter, struct store_node **out, size_t *n)
+{
+	int64_t now = wall_ms();
+	*out = NULL;
+	*n = 0;
+	if (!G.open)
+		return 0;
+	pthread_mutex_lock(&G.nlock);
+	if (G.n_nodes) {
+		*out = malloc(G.n_nodes * sizeof **out);
+		if (!*out) {
+			pthread_mutex_unlock(&G.nlock);
+			return -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < G.n_nodes; i++) {
+		struct store_node c = G.nodes[i].n;
+		c.state = store_node_state(&c, now);
+		if (filter < 0 || (int)c.state == filter)
+			(*out)[(*n)++] = c;
+	}
+	pthread_mutex_unlock(&G.nlock);
+	return 0;
+}
+
+int store_node(const uint8_t mac[6], struct store_node *node, struct store_event **ev, size_t *nev)
+{
+	struct mnode *m;
+	unsigned keep = G.o.keep_events ? G.o.keep_events : 1;
+	*ev = NULL;
+	*nev = 0;
+	if (!G.open)
+		return 0;
+	pthread_mutex_lock(&G.nlock);
+	m = node_find(mac);
+	if (!m) {
+		pthread_mutex_unlock(&G.nlock);
+		return 0;
+	}
+	*node = m->n;
+	node->state = store_node_state(node, wall_ms());
+	if (m->ev_n) {
+		*ev = malloc(m->ev_n * sizeof **ev);
+		if (!*ev) {
+			pthread_mutex_unlock(&G.nlock);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < m->ev_n; i++)
+			(*ev)[i] = m->ev[(m->ev_head + i) % keep];
+		*nev = m->ev_n;
+	}
+	pthread_mutex_unlock(&G.nlock);
+	return 1;
+}
+
+int store_metrics(sbuf *out)
+{
+	size_t count[NODE_NSTATES] = {0};
+	int64_t now = wall_ms();
+	int rc = 0;
+	if (G.open) {
+		pthread_mutex_lock(&G.nlock);
+		for (size_t i = 0; i < G.n_nodes; i++)
+			count[store_node_state(&G.nodes[i].n, now)]++;
+		pthread_mutex_unlock(&G.nlock);
+	}
+	rc |= sbuf_puts(out, "# HELP autopxe_nodes Nodes seen, by boot state.\n# TYPE autopxe_nodes gauge\n");
+	for (int i = 0; i < NODE_NSTATES; i++)
+		rc |= sbuf_printf(out, "autopxe_nodes{state=\"%s\"} %zu\n", state_names[i], count[i]);
+	rc |= sbuf_printf(out, "# HELP autopxe_pins Active API pins.\n# TYPE autopxe_pins gauge\nautopxe_pins %zu\n",
+	                  atomic_load(&pin_count));
+	rc |= sbuf_printf(out,
+	                  "# HELP autopxe_store_events_total Timeline events recorded.\n# TYPE autopxe_store_events_total "
+	                  "counter\nautopxe_store_events_total %llu\n",
+	                  (unsigned long long)atomic_load(&n_events));
+	rc |= sbuf_printf(out,
+	                  "# HELP autopxe_store_dropped_total Events dropped (queue full).\n# TYPE "
+	                  "autopxe_store_dropped_total counter\nautopxe_store_dropped_total %llu\n",
+	                  (unsigned long long)atomic_load(&n_dropped));
+	rc |= sbuf_printf(out,
+	                  "# HELP autopxe_store_errors_total Failed state-store writes.\n# TYPE "
+	                  "autopxe_store_errors_total counter\nautopxe_store_errors_total %llu\n",
+	                  (unsigned long long)atomic_load(&n_be_errors));
+	rc |= sbuf_printf(out,
+	                  "# HELP autopxe_pins_consumed_total One-shot pins consumed.\n# TYPE "
+	                  "autopxe_pins_consumed_total counter\nautopxe_pins_consumed_total %llu\n",
+	                  (unsigned long long)atomic_load(&n_consumed));
+	rc |= sbuf_printf(out,
+	                  "# HELP autopxe_store_degraded 1 when the state store runs in memory only.\n# TYPE "
+	                  "autopxe_store_degraded gauge\nautopxe_store_degraded %d\n",
+	                  G.open && G.degraded[0] ? 1 : 0);
+	return rc ? -ENOMEM : 0;
+}
+
+void store_status(char *out, size_t len)
+{
+	snprintf(out, len, "%s", G.open ? G.degraded : "");
+}
