@@ -47,6 +47,13 @@
  *   are built per request. The snapshot reference is dropped once the response is built.
  * - GET/HEAD are answered in the access handler's second call: libmicrohttpd 0.9.75 closes a connection whose
  *   response was queued in the first one, which would cost keep-alive.
+ * - Requests MHD answers itself (414, 431, 400 for a malformed request line or header) get an access line and
+ *   count as route "rejected". What fires in 0.9.75 (measured): when MHD had parsed the request line, the URI
+ *   callback and the completion callback, where MHD_CONNECTION_INFO_HTTP_STATUS gives MHD's status; when it
+ *   had not (request line too long, malformed), only the external logger ("HTTP response code is N") and the
+ *   connection's close. That case is noted per thread by the logger and logged at the next close, on that
+ *   thread, of a connection with no request in flight. A one-word request line is closed by MHD without an
+ *   answer and cannot be told from a bare connect: it is not logged.
  */
 
 #define HS_PATH_MAX 4096            /* longest decoded request path we route */
@@ -83,6 +90,17 @@ struct http_server {
 	pthread_mutex_t mc_lock;
 	struct mc_entry *mc; /* MC_SLOTS entries, NULL = no cache */
 };
+
+/* One connection (MHD's socket context): where it comes from, and whether a request of ours is in flight. */
+struct conn {
+	uint64_t t0;
+	int in_flight; /* on_uri called, on_completed not yet */
+	char ip[INET6_ADDRSTRLEN];
+};
+
+/* A response MHD made itself before any request callback, noted by on_mhd_log for the next connection of
+ * this thread that closes with no request in flight (see the decisions above). */
+static _Thread_local unsigned mhd_reject_status;
 
 /* One request, created in the URI log callback (first thing MHD tells us), freed on completion. */
 struct req {
@@ -922,6 +940,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	snprintf(r->method, sizeof(r->method), "-");
 	r->raw = strdup(uri ? uri : "");
 	addr_text(ci ? ci->client_addr : NULL, r->ip, sizeof(r->ip), &r->loopback);
+	const union MHD_ConnectionInfo *sc = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (sc && sc->socket_context)
+		((struct conn *)sc->socket_context)->in_flight = 1;
 	return r;
 }
 
@@ -989,10 +1010,22 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 	struct req *r = *req_cls;
 	char path[256], macs[18] = "-";
 	(void)cls;
-	(void)c;
 	if (!r)
 		return;
 	*req_cls = NULL;
+	const union MHD_ConnectionInfo *sc = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (sc && sc->socket_context)
+		((struct conn *)sc->socket_context)->in_flight = 0;
+	if (!r->status && toe == MHD_REQUEST_TERMINATED_WITH_ERROR) {
+		/* MHD answered after the request line (431, a malformed header): its status, as route "rejected" */
+		const union MHD_ConnectionInfo *hs = MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+		if (hs && hs->http_status >= 400) {
+			r->status = hs->http_status;
+			r->route = "rejected";
+			if (mhd_reject_status == r->status)
+				mhd_reject_status = 0; /* the logger's note was about this request */
+		}
+	}
 	sanitize(r->raw ? r->raw : "", r->raw ? strlen(r->raw) : 0, path, sizeof(path));
 	if (r->have_mac)
 		mac_colon(r->mac, macs);
@@ -1010,7 +1043,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 			                                        : XFER_FAILED);
 		log_info("http %s %s \"%s\" %u %llu %.1fms mac=%s%s", r->ip, r->method, path, r->status,
 		         (unsigned long long)r->bytes, (double)(now_us() - r->t0) / 1000.0, macs,
-		         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (incomplete)");
+		         strcmp(r->route, "rejected") == 0             ? " (rejected by libmicrohttpd)"
+		         : toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
+		                                                      : " (incomplete)");
 	} else {
 		log_info("http %s %s \"%s\" - 0 %.1fms (no response: %d)", r->ip, r->method, path,
 		         (double)(now_us() - r->t0) / 1000.0, (int)toe);
@@ -1023,9 +1058,30 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx, enum MHD_ConnectionNotificationCode t)
 {
 	(void)cls;
-	(void)c;
-	(void)socket_ctx;
 	metrics_http_active(t == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	if (t == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct conn *k = calloc(1, sizeof(*k)); /* NULL: this connection's rejections go unlogged */
+		if (k) {
+			const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+			int loopback;
+			k->t0 = now_us();
+			addr_text(ci ? ci->client_addr : NULL, k->ip, sizeof(k->ip), &loopback);
+		}
+		*socket_ctx = k;
+		return;
+	}
+	struct conn *k = *socket_ctx;
+	*socket_ctx = NULL;
+	if (k && !k->in_flight && mhd_reject_status) {
+		/* MHD refused a request before telling us of it (414, malformed request line): all we know is the
+		 * client and the status */
+		unsigned status = mhd_reject_status;
+		mhd_reject_status = 0;
+		metrics_http_request("rejected", status, 0);
+		log_info("http %s - \"-\" %u 0 %.1fms mac=- (rejected by libmicrohttpd)", k->ip, status,
+		         (double)(now_us() - k->t0) / 1000.0);
+	}
+	free(k);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -1040,6 +1096,16 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		n--;
 	sanitize(msg, (size_t)n, clean, sizeof(clean));
+	/* "Error processing request (HTTP response code is 414 (...)). Closing connection." (0.9.75) */
+	const char *code = strstr(msg, "HTTP response code is ");
+	unsigned long long status;
+	char digits[4] = "";
+	if (code) {
+		for (int i = 0; i < 3 && code[22 + i] >= '0' && code[22 + i] <= '9'; i++)
+			digits[i] = code[22 + i];
+		if (parse_uint(digits, 400, 599, &status) == 0)
+			mhd_reject_status = (unsigned)status;
+	}
 	if (atomic_load(&srv->starting))
 		log_error("HTTP: libmicrohttpd: %s", clean);
 	else

@@ -25,7 +25,8 @@ void metrics_tftp_done(enum tftp_outcome o, uint64_t bytes, unsigned blksize, un
 void metrics_tftp_active(int delta);
 void metrics_tftp_menu(void);
 
-/* HTTP: route is a short static name ("menu", "file", "metrics", "healthz", "api", "other"). */
+/* HTTP: route is a short static name ("menu", "file", "metrics", "healthz", "api", "other", "rejected": answered
+ * by libmicrohttpd itself). */
 void metrics_http_request(const char *route, unsigned status, uint64_t bytes);
 void metrics_http_active(int delta);
 
