@@ -164,7 +164,7 @@ static void wait_idle(int fds, unsigned max_ms)
 	             n, fds);
 }
 
-/* ------------------------------------------------------------------ a raw TFTP client */
+/* ------------------------------------------------------------------ raw TFTP (the client is in itest.c) */
 
 /* First answer to an RRQ: 0 for OACK/DATA (the server serves it), else the TFTP error code (+1000 on no answer). */
 static int tftp_first_answer(const char *name, size_t len)
