@@ -31,8 +31,9 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(OBJDIR)/%.o)
 SANDIR   := $(BUILD)/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_OBJS := $(LIB_SRCS:%.c=$(SANDIR)/%.o)
-TEST_OBJS := $(TEST_SRCS:%.c=$(SANDIR)/%.o)
-IT_OBJS   := $(IT_SRCS:%.c=$(SANDIR)/%.o) $(SANDIR)/tests/itest.o
+# tests/testutil.c: helpers both test binaries link; tests/itest.c: the integration suites' own.
+TEST_OBJS := $(TEST_SRCS:%.c=$(SANDIR)/%.o) $(SANDIR)/tests/testutil.o
+IT_OBJS   := $(IT_SRCS:%.c=$(SANDIR)/%.o) $(SANDIR)/tests/itest.o $(SANDIR)/tests/testutil.o
 
 .PHONY: all check unit e2e bench fuzz fuzz-build asan install run clean format lint ipxe test integration
 all: $(BUILD)/autopxe

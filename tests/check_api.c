@@ -12,6 +12,7 @@
 #include "mac.h"
 #include "render.h"
 #include "snapshot.h"
+#include "testutil.h"
 #include "util.h"
 
 static char dir[64];
@@ -106,19 +107,6 @@ static json_t *parse(sbuf *b)
 	return j;
 }
 
-static json_t *named(json_t *arr, const char *name)
-{
-	size_t i;
-	json_t *el;
-	json_array_foreach(arr, i, el)
-	{
-		const char *n = json_string_value(json_object_get(el, "name"));
-		if (n && strcmp(n, name) == 0)
-			return el;
-	}
-	return NULL;
-}
-
 START_TEST(test_catalog)
 {
 	sbuf b = SBUF_INIT;
@@ -127,9 +115,9 @@ START_TEST(test_catalog)
 	j = parse(&b);
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "counts"), "distros")), 2);
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "counts"), "kernels")), 3);
-	deb = named(json_object_get(j, "distros"), "debian");
+	deb = tu_json_named(json_object_get(j, "distros"), "debian");
 	ck_assert_ptr_nonnull(deb);
-	rel = named(json_object_get(deb, "releases"), "bookworm");
+	rel = tu_json_named(json_object_get(deb, "releases"), "bookworm");
 	ck_assert_ptr_nonnull(rel);
 	ck_assert_str_eq(json_string_value(json_object_get(rel, "path")), "debian/bookworm");
 	ck_assert_str_eq(json_string_value(json_object_get(rel, "pretty_name")), "Debian GNU/Linux 12 (bookworm)");

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "render.h"
+#include "testutil.h"
 #include "tmpl.h"
 
 /* ---------------------------------------------------------------- hand-built fixtures */
@@ -1019,21 +1020,6 @@ END_TEST
 
 /* ---------------------------------------------------------------- templates */
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	sbuf b = SBUF_INIT;
-	char buf[4096];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-		sbuf_append(&b, buf, n);
-	fclose(f);
-	*len = b.len;
-	return sbuf_steal(&b);
-}
-
 static const char *top_dir(void)
 {
 	const char *t = getenv("AUTOPXE_TOP");
@@ -1048,7 +1034,7 @@ START_TEST(test_builtin_matches_files)
 	for (size_t i = 0; i < menu_templates_builtin_n; i++) {
 		size_t len = 0;
 		snprintf(path, sizeof path, "%s/templates/%s", top_dir(), menu_templates_builtin[i].file);
-		char *f = slurp(path, &len);
+		char *f = tu_slurp(path, &len);
 		ck_assert_msg(f != NULL, "cannot read %s (run from the top of the tree or set AUTOPXE_TOP)", path);
 		ck_assert_msg(len == strlen(menu_templates_builtin[i].text) &&
 		                  memcmp(f, menu_templates_builtin[i].text, len) == 0,

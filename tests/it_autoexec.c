@@ -21,12 +21,7 @@ static void setup(void)
 	ck_assert_int_eq(itest_write_config(&srv, config), 0);
 }
 
-static void teardown(void)
-{
-	int rc = itest_stop(&srv);
-	ck_assert_msg(rc == 0, "server exit status %d (see %s)", rc, srv.log);
-	itest_cleanup(&srv);
-}
+static void teardown(void) { itest_stop_clean(&srv); }
 
 START_TEST(autoexec_both_protocols_point_at_us)
 {

@@ -101,16 +101,6 @@ static void start(int watch, const char *extra)
 	ck_assert_msg(itest_start(&srv, 1, 1, NULL) == 0, "server did not start (log %s)", srv.log);
 }
 
-static void stop_clean(void)
-{
-	int rc = itest_stop(&srv);
-	if (rc != 0)
-		itest_run(NULL, "tail -n 40 '%s' >&2", srv.log);
-	ck_assert_msg(rc == 0, "server exit status %d (sanitizer report or unclean exit, see %s)", rc, srv.log);
-	itest_cleanup(&srv);
-	memset(&srv, 0, sizeof srv);
-}
-
 static void teardown(void)
 {
 	if (srv.pid > 0)
@@ -255,7 +245,7 @@ START_TEST(test_iso_entries_and_downloads)
 	                 0);
 	ck_assert_str_eq(out, "404");
 	free(out);
-	stop_clean();
+	itest_stop_clean(&srv);
 }
 END_TEST
 
@@ -327,7 +317,7 @@ START_TEST(test_reload_cases)
 			msleep(100);
 	}
 	ck_assert_msg(ok, "healthz not ok after the config was fixed");
-	stop_clean();
+	itest_stop_clean(&srv);
 }
 END_TEST
 
@@ -383,7 +373,7 @@ START_TEST(test_event_burst)
 	fprintf(stderr, "catalog: 1,000 file events -> %d rescans\n", after - before);
 	ck_assert_int_ge(after - before, 1);
 	ck_assert_int_le(after - before, 4);
-	stop_clean();
+	itest_stop_clean(&srv);
 }
 END_TEST
 
@@ -425,7 +415,7 @@ START_TEST(test_downloads_across_reloads)
 	int reloads = count_in_log("reloaded:") - before;
 	fprintf(stderr, "catalog: 200 downloads of 2 MiB intact across %d reloads\n", reloads);
 	ck_assert_int_ge(reloads, 20);
-	stop_clean();
+	itest_stop_clean(&srv);
 }
 END_TEST
 

@@ -7,13 +7,10 @@
  * freed within about 1.5 s. Every loop below is bounded in count and time.
  * Tests needing root (privilege drop, mknod, network namespaces) say SKIP on stderr and pass when not root.
  */
-#include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +24,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "testutil.h"
 
 #define INITRD "debian/bookworm/boot/initrd.img-6.1.0-21-amd64" /* 700001 bytes (itest fixture) */
 #define BIG "debian/bookworm/boot/vmlinuz-6.1.0-30-amd64"       /* 4 MiB, added by prep_big() */
@@ -60,36 +58,6 @@ static uint64_t mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap + 1);
-	size_t r;
-	while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-		n += r;
-		if (n == cap) {
-			char *nb = realloc(buf, cap * 2 + 1);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	if (buf) {
-		buf[n] = '\0';
-		if (len)
-			*len = n;
-	}
-	return buf;
 }
 
 static void write_file(const char *path, const char *text, mode_t mode)
@@ -139,15 +107,6 @@ static void start_with(const char *yaml, int tftp, int http)
 	ck_assert_msg(itest_start(&srv, tftp, http, NULL) == 0, "server did not start (log %s)", srv.log);
 }
 
-static void stop_clean(void)
-{
-	int rc = itest_stop(&srv);
-	if (rc != 0)
-		itest_run(NULL, "tail -n 30 '%s' >&2", srv.log);
-	ck_assert_msg(rc == 0, "server exit status %d (sanitizer report or unclean exit, see %s)", rc, srv.log);
-	itest_cleanup(&srv);
-}
-
 /* A failed assertion ends the (forked) test process with exit(), skipping the checked teardown: this atexit
  * handler still stops the test's server and removes its directory. */
 static void cleanup_at_exit(void)
@@ -168,24 +127,6 @@ static void teardown(void)
 	if (srv.pid > 0 || srv.dir[0])
 		itest_cleanup(&srv);
 	memset(&srv, 0, sizeof srv);
-}
-
-/* Value of a Prometheus sample line starting with `name ` (or name{...} as written), -1 if absent. */
-static long long metric(const char *name)
-{
-	char *out = NULL;
-	long long v = -1;
-	if (itest_run(&out, "curl -s --max-time 5 http://127.0.0.1:%u/metrics", srv.http_port) == 0 && out) {
-		size_t n = strlen(name);
-		for (char *l = out; l && *l;) {
-			char *e = strchr(l, '\n');
-			if (strncmp(l, name, n) == 0 && l[n] == ' ')
-				v = strtoll(l + n + 1, NULL, 10);
-			l = e ? e + 1 : NULL;
-		}
-	}
-	free(out);
-	return v;
 }
 
 static int fd_count(pid_t pid)
@@ -210,8 +151,8 @@ static void wait_idle(int fds, unsigned max_ms)
 	long long t = -1, h = -1;
 	int n = -1;
 	while (mono_ms() < end) {
-		t = metric("autopxe_tftp_active_sessions");
-		h = metric("autopxe_http_active_connections");
+		t = itest_metric(&srv, "autopxe_tftp_active_sessions");
+		h = itest_metric(&srv, "autopxe_http_active_connections");
 		n = fd_count(srv.pid);
 		/* h counts the /metrics request itself; fewer fds than the baseline is fine (one may have been in
 		 * transient use when it was taken): a leak is more fds, never fewer */
@@ -223,74 +164,16 @@ static void wait_idle(int fds, unsigned max_ms)
 	             n, fds);
 }
 
-/* ------------------------------------------------------------------ a raw TFTP client */
-
-static int udp_open(const char *src)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	inet_pton(AF_INET, src ? src : "127.0.0.1", &a.sin_addr);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	return fd;
-}
-
-static void udp_send(int fd, unsigned port, const void *p, size_t n)
-{
-	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq((long)sendto(fd, p, n, 0, (struct sockaddr *)&to, sizeof to), (long)n);
-}
-
-/* Receive one datagram within ms; returns its length (-1 on timeout), *port = sender's port. */
-static ssize_t udp_recv(int fd, uint8_t *buf, size_t len, unsigned *port, int ms)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	if (poll(&p, 1, ms) != 1)
-		return -1;
-	struct sockaddr_in from;
-	socklen_t fl = sizeof from;
-	ssize_t n = recvfrom(fd, buf, len, 0, (struct sockaddr *)&from, &fl);
-	if (port)
-		*port = ntohs(from.sin_port);
-	return n;
-}
-
-/* RRQ for name (name_len bytes, may hold any byte) in octet mode with "blksize B" when blksize != 0. */
-static void rrq(int fd, const char *name, size_t name_len, unsigned blksize)
-{
-	size_t cap = name_len + 64;
-	uint8_t *p = malloc(cap);
-	ck_assert_ptr_nonnull(p);
-	size_t n = 0;
-	p[n++] = 0;
-	p[n++] = 1;
-	memcpy(p + n, name, name_len);
-	n += name_len;
-	p[n++] = 0;
-	memcpy(p + n, "octet", 6);
-	n += 6;
-	if (blksize) {
-		n += (size_t)snprintf((char *)p + n, cap - n, "blksize%c%u", 0, blksize) + 1;
-	}
-	udp_send(fd, srv.tftp_port, p, n);
-	free(p);
-}
-
-static void ack(int fd, unsigned port, unsigned blk)
-{
-	uint8_t a[4] = {0, 4, (uint8_t)(blk >> 8), (uint8_t)blk};
-	udp_send(fd, port, a, 4);
-}
+/* ------------------------------------------------------------------ raw TFTP (the client is in itest.c) */
 
 /* First answer to an RRQ: 0 for OACK/DATA (the server serves it), else the TFTP error code (+1000 on no answer). */
 static int tftp_first_answer(const char *name, size_t len)
 {
-	int fd = udp_open(NULL);
+	int fd = itest_udp_open(NULL);
 	uint8_t buf[2048];
 	unsigned port = 0;
-	rrq(fd, name, len, 0);
-	ssize_t n = udp_recv(fd, buf, sizeof buf, &port, 3000);
+	itest_tftp_rrq_bytes(fd, srv.tftp_port, name, len, 0);
+	ssize_t n = itest_udp_recv(fd, buf, sizeof buf, &port, 3000);
 	int rc;
 	if (n < 4)
 		rc = 1000;
@@ -300,7 +183,7 @@ static int tftp_first_answer(const char *name, size_t len)
 		rc = 0;
 	if (n >= 4 && buf[1] == 3) { /* served: say so, and do not leave a session behind */
 		static const uint8_t err[] = {0, 5, 0, 0, 's', 't', 'o', 'p', 0};
-		udp_send(fd, port, err, sizeof err);
+		itest_udp_send(fd, port, err, sizeof err);
 		if (memmem(buf, (size_t)n, OUTSIDE_SECRET, strlen(OUTSIDE_SECRET)) ||
 		    memmem(buf, (size_t)n, SHADOW_SECRET, strlen(SHADOW_SECRET)))
 			rc = -2;
@@ -315,28 +198,8 @@ static int tftp_first_answer(const char *name, size_t len)
  * 64 KiB) is searched for the planted secrets: *leak = 1 when one shows. */
 static unsigned http_raw(const char *req, size_t len, int *leak)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.http_port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-	struct timeval tv = {5, 0};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL);
-		if (w <= 0)
-			break; /* the server may answer (and close) before reading a huge request */
-		off += (size_t)w;
-	}
-	shutdown(fd, SHUT_WR);
 	static char buf[65536];
-	size_t got = 0;
-	ssize_t r;
-	while (got < sizeof buf - 1 && (r = recv(fd, buf + got, sizeof buf - 1 - got, 0)) > 0)
-		got += (size_t)r;
-	buf[got] = '\0';
-	close(fd);
+	size_t got = itest_http_raw(srv.http_port, req, len, buf, sizeof buf, NULL);
 	unsigned code = 0;
 	sscanf(buf, "HTTP/1.%*u %u", &code);
 	*leak = memmem(buf, got, OUTSIDE_SECRET, strlen(OUTSIDE_SECRET)) != NULL ||
@@ -361,7 +224,7 @@ static unsigned http_get(const char *target, int *leak)
 START_TEST(test_tftp_client_faults_free_sessions)
 {
 	start_with(base_config, 1, 1);
-	ck_assert_int_eq(metric("autopxe_tftp_active_sessions"), 0);
+	ck_assert_int_eq(itest_metric(&srv, "autopxe_tftp_active_sessions"), 0);
 	int fds0 = fd_count(srv.pid);
 	ck_assert_int_gt(fds0, 0);
 	uint8_t buf[2048];
@@ -369,34 +232,34 @@ START_TEST(test_tftp_client_faults_free_sessions)
 	ssize_t n;
 
 	/* 1. the client dies mid-transfer: three blocks, then silence */
-	int fd = udp_open(NULL);
-	rrq(fd, "boot/" BIG, strlen("boot/" BIG), 1000);
-	n = udp_recv(fd, buf, sizeof buf, &port, 3000);
+	int fd = itest_udp_open(NULL);
+	itest_tftp_rrq_bytes(fd, srv.tftp_port, "boot/" BIG, strlen("boot/" BIG), 1000);
+	n = itest_udp_recv(fd, buf, sizeof buf, &port, 3000);
 	ck_assert_msg(n > 0 && buf[1] == 6, "no OACK");
-	ack(fd, port, 0);
+	itest_tftp_ack(fd, port, 0);
 	for (unsigned b = 1; b <= 3; b++) {
-		n = udp_recv(fd, buf, sizeof buf, &port, 3000);
+		n = itest_udp_recv(fd, buf, sizeof buf, &port, 3000);
 		ck_assert_msg(n == 1004 && buf[1] == 3 && (buf[2] << 8 | buf[3]) == (int)b, "block %u", b);
-		ack(fd, port, b);
+		itest_tftp_ack(fd, port, b);
 	}
 	close(fd);
 
 	/* 2. the client sends ERROR in the middle */
-	fd = udp_open(NULL);
-	rrq(fd, "boot/" BIG, strlen("boot/" BIG), 1024);
-	n = udp_recv(fd, buf, sizeof buf, &port, 3000);
+	fd = itest_udp_open(NULL);
+	itest_tftp_rrq_bytes(fd, srv.tftp_port, "boot/" BIG, strlen("boot/" BIG), 1024);
+	n = itest_udp_recv(fd, buf, sizeof buf, &port, 3000);
 	ck_assert(n > 0 && buf[1] == 6);
-	ack(fd, port, 0);
-	n = udp_recv(fd, buf, sizeof buf, &port, 3000);
+	itest_tftp_ack(fd, port, 0);
+	n = itest_udp_recv(fd, buf, sizeof buf, &port, 3000);
 	ck_assert(n > 0 && buf[1] == 3);
 	static const uint8_t cerr[] = {0, 5, 0, 0, 'u', 's', 'e', 'r', ' ', 'a', 'b', 'o', 'r', 't', 0};
-	udp_send(fd, port, cerr, sizeof cerr);
+	itest_udp_send(fd, port, cerr, sizeof cerr);
 	close(fd);
 
 	/* 3. an RRQ whose OACK is never acknowledged */
-	fd = udp_open(NULL);
-	rrq(fd, "boot/" INITRD, strlen("boot/" INITRD), 1468);
-	n = udp_recv(fd, buf, sizeof buf, &port, 3000);
+	fd = itest_udp_open(NULL);
+	itest_tftp_rrq_bytes(fd, srv.tftp_port, "boot/" INITRD, strlen("boot/" INITRD), 1468);
+	n = itest_udp_recv(fd, buf, sizeof buf, &port, 3000);
 	ck_assert(n > 0 && buf[1] == 6);
 	close(fd);
 
@@ -404,19 +267,19 @@ START_TEST(test_tftp_client_faults_free_sessions)
 	size_t want_len = 0;
 	char p[600];
 	snprintf(p, sizeof p, "%s/%s", srv.rootfs, INITRD);
-	char *want = slurp(p, &want_len);
+	char *want = tu_slurp(p, &want_len);
 	ck_assert_ptr_nonnull(want);
 	char *got = malloc(want_len + 2048);
 	size_t got_len = 0;
-	fd = udp_open(NULL);
-	int stranger = udp_open(NULL);
-	rrq(fd, "boot/" INITRD, strlen("boot/" INITRD), 1468);
-	n = udp_recv(fd, buf, sizeof buf, &port, 3000);
+	fd = itest_udp_open(NULL);
+	int stranger = itest_udp_open(NULL);
+	itest_tftp_rrq_bytes(fd, srv.tftp_port, "boot/" INITRD, strlen("boot/" INITRD), 1468);
+	n = itest_udp_recv(fd, buf, sizeof buf, &port, 3000);
 	ck_assert(n > 0 && buf[1] == 6);
 	unsigned tid = port, expect = 1, wrong_tid_errors = 0;
-	ack(fd, tid, 0);
+	itest_tftp_ack(fd, tid, 0);
 	for (int guard = 0; guard < 5000; guard++) {
-		n = udp_recv(fd, buf, sizeof buf, &port, 3000);
+		n = itest_udp_recv(fd, buf, sizeof buf, &port, 3000);
 		ck_assert_msg(n >= 4, "transfer stalled at block %u", expect);
 		ck_assert_int_eq(port, tid);
 		ck_assert_int_eq(buf[1], 3);
@@ -426,17 +289,17 @@ START_TEST(test_tftp_client_faults_free_sessions)
 		memcpy(got + got_len, buf + 4, (size_t)n - 4);
 		got_len += (size_t)n - 4;
 		if (b % 7 == 0 && b > 3)
-			ack(fd, tid, b - 3); /* out of order: an old ACK */
+			itest_tftp_ack(fd, tid, b - 3); /* out of order: an old ACK */
 		if (b == 60)
-			ack(fd, tid, b + 5); /* an ACK for blocks never sent: must not skip them */
+			itest_tftp_ack(fd, tid, b + 5); /* an ACK for blocks never sent: must not skip them */
 		if (b == 40) {             /* an ACK from a port that is not the session's */
-			ack(stranger, tid, b);
-			ssize_t m = udp_recv(stranger, buf, sizeof buf, &port, 2000);
+			itest_tftp_ack(stranger, tid, b);
+			ssize_t m = itest_udp_recv(stranger, buf, sizeof buf, &port, 2000);
 			ck_assert_msg(m >= 4 && buf[1] == 5 && buf[3] == 5, "no ERROR 5 (unknown TID) for a stranger's ACK");
 			wrong_tid_errors++;
 		}
-		ack(fd, tid, b);
-		ack(fd, tid, b); /* duplicate */
+		itest_tftp_ack(fd, tid, b);
+		itest_tftp_ack(fd, tid, b); /* duplicate */
 		expect++;
 		if (n - 4 < 1468)
 			break;
@@ -445,17 +308,14 @@ START_TEST(test_tftp_client_faults_free_sessions)
 	ck_assert_uint_eq(got_len, want_len);
 	ck_assert_msg(memcmp(got, want, want_len) == 0, "content differs after duplicate/out-of-order ACKs");
 	/* nothing more: no burst of retransmissions answered the duplicates (Sorcerer's Apprentice) */
-	ck_assert_int_eq((int)udp_recv(fd, buf, sizeof buf, &port, 300), -1);
+	ck_assert_int_eq((int)itest_udp_recv(fd, buf, sizeof buf, &port, 300), -1);
 	free(got);
 	free(want);
 	close(fd);
 	close(stranger);
 
 	/* 5. HTTP: a client that reads 1000 bytes of a 4 MiB file and hangs up */
-	int hfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.http_port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(hfd, (struct sockaddr *)&a, sizeof a), 0);
+	int hfd = itest_tcp_connect(NULL, srv.http_port);
 	static const char req[] = "GET /boot/" BIG " HTTP/1.1\r\nHost: x\r\n\r\n";
 	ck_assert_int_eq((int)send(hfd, req, sizeof req - 1, MSG_NOSIGNAL), (int)sizeof req - 1);
 	ck_assert_int_gt((int)recv(hfd, buf, 1000, MSG_WAITALL), 0);
@@ -466,7 +326,7 @@ START_TEST(test_tftp_client_faults_free_sessions)
 	ck_assert_msg(itest_log_contains(&srv, "outcome=timeout"), "no session ended by timeout");
 	ck_assert_msg(itest_log_contains(&srv, "outcome=aborted client_error=0:\"user abort\""),
 	              "client ERROR not logged as aborted");
-	stop_clean();
+	itest_stop_clean(&srv);
 }
 END_TEST
 
@@ -505,14 +365,14 @@ START_TEST(test_sighup_storm_during_transfers)
 	snprintf(expect, sizeof expect, "50 %s", want);
 	ck_assert_msg(strstr(summary, expect) != NULL, "downloads under SIGHUP storm: sha256 counts:\n%s", summary);
 	int reloads = 0;
-	char *log = slurp(srv.log, NULL);
+	char *log = tu_slurp(srv.log, NULL);
 	for (char *q = log; q && (q = strstr(q, "SIGHUP: reloading")); q++)
 		reloads++;
 	free(log);
 	fprintf(stderr, "hardening: 50 downloads of 4 MiB ok under %d reloads (20 SIGHUPs sent)\n", reloads);
 	ck_assert_int_ge(reloads, 5); /* signals coalesce while a reload runs; most must have been seen */
-	ck_assert_int_eq(metric("autopxe_reloads_total{result=\"failed\"}"), 0);
-	stop_clean();
+	ck_assert_int_eq(itest_metric(&srv, "autopxe_reloads_total{result=\"failed\"}"), 0);
+	itest_stop_clean(&srv);
 }
 END_TEST
 
@@ -534,7 +394,7 @@ START_TEST(test_sigterm_during_transfers)
 	long long active = 0;
 	for (int i = 0; i < 50 && active < 5; i++) {
 		msleep(50);
-		active = metric("autopxe_tftp_active_sessions");
+		active = itest_metric(&srv, "autopxe_tftp_active_sessions");
 	}
 	ck_assert_msg(active >= 5, "transfers did not start (%lld)", active);
 	uint64_t t0 = mono_ms();
@@ -575,8 +435,9 @@ static long storm_field(const char *out, const char *key)
 	return p ? strtol(p + strlen(k), NULL, 10) : -1;
 }
 
-/* Config with every 10th of `nodes` MACs (525400000000 + i) pinned to ubuntu/noble. */
-static char *storm_config(unsigned nodes, const char *extra)
+/* Start a server for a storm of `nodes`: its config (with the keys `extra`) pins every 10th of the nodes' MACs
+ * (525400000000 + i) to ubuntu/noble. */
+static void start_storm_server(unsigned nodes, const char *extra)
 {
 	char *y = NULL;
 	size_t len = 0;
@@ -589,7 +450,10 @@ static char *storm_config(unsigned nodes, const char *extra)
 	for (unsigned i = 0; i < nodes; i += 10)
 		fprintf(f, "  5254%08x: ubuntu/noble/latest/nfs\n", i);
 	fclose(f);
-	return y;
+	ck_assert_int_eq(itest_prepare(&srv), 0);
+	ck_assert_int_eq(itest_write_config(&srv, y), 0);
+	free(y);
+	ck_assert_msg(itest_start(&srv, 1, 1, NULL) == 0, "server did not start (log %s)", srv.log);
 }
 
 static char *run_storm(unsigned nodes, const char *args)
@@ -607,34 +471,26 @@ static char *run_storm(unsigned nodes, const char *args)
 
 START_TEST(test_boot_storm_1000)
 {
-	char *y = storm_config(1000, "");
-	ck_assert_int_eq(itest_prepare(&srv), 0);
-	ck_assert_int_eq(itest_write_config(&srv, y), 0);
-	free(y);
-	ck_assert_msg(itest_start(&srv, 1, 1, NULL) == 0, "server did not start (log %s)", srv.log);
+	start_storm_server(1000, "");
 	char *out = run_storm(1000, "");
 	ck_assert_msg(storm_field(out, "ok") == 1000 && storm_field(out, "failed") == 0, "boot storm:\n%s", out);
 	ck_assert_int_gt(storm_field(out, "server_vmhwm_kb"), 0);
 	free(out);
-	stop_clean();
+	itest_stop_clean(&srv);
 }
 END_TEST
 
 START_TEST(test_session_cap_is_retryable)
 {
 	/* 8 sessions for 300 simultaneous nodes: the excess must get ERROR 0 ("busy, retry") at once, not silence */
-	char *y = storm_config(300, "TFTPMaxSessions: 8\n");
-	ck_assert_int_eq(itest_prepare(&srv), 0);
-	ck_assert_int_eq(itest_write_config(&srv, y), 0);
-	free(y);
-	ck_assert_msg(itest_start(&srv, 1, 1, NULL) == 0, "server did not start (log %s)", srv.log);
+	start_storm_server(300, "TFTPMaxSessions: 8\n");
 	char *out = run_storm(300, "--timeout-ms 2000 --tries 2");
 	ck_assert_msg(storm_field(out, "ok") == 300 && storm_field(out, "failed") == 0, "capped storm:\n%s", out);
 	ck_assert_msg(storm_field(out, "busy") > 0, "the cap never answered busy:\n%s", out);
 	ck_assert_msg(storm_field(out, "tftp_timeouts") == 0, "capped clients saw timeouts, not errors:\n%s", out);
 	free(out);
-	ck_assert_int_gt(metric("autopxe_tftp_transfers_total{outcome=\"busy\"}"), 0);
-	stop_clean();
+	ck_assert_int_gt(itest_metric(&srv, "autopxe_tftp_transfers_total{outcome=\"busy\"}"), 0);
+	itest_stop_clean(&srv);
 }
 END_TEST
 
@@ -651,16 +507,11 @@ START_TEST(test_slowloris_does_not_starve)
 	}
 	enum { IDLE = 1000 };
 	static int fds[IDLE];
-	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.http_port)};
-	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	int opened = 0;
 	for (int i = 0; i < IDLE; i++) {
-		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		ck_assert_int_ge(fds[i], 0);
-		struct sockaddr_in src = {.sin_family = AF_INET};
-		src.sin_addr.s_addr = htonl((127u << 24) | (77u << 16) | (unsigned)((i / 4) / 250 << 8) | ((i / 4) % 250 + 1));
-		ck_assert_int_eq(bind(fds[i], (struct sockaddr *)&src, sizeof src), 0);
-		ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&to, sizeof to), 0);
+		char src[32]; /* four connections from each of 250 source addresses 127.77.0.1, 127.77.0.2, ... */
+		snprintf(src, sizeof src, "127.77.%d.%d", (i / 4) / 250, (i / 4) % 250 + 1);
+		fds[i] = itest_tcp_connect(src, srv.http_port);
 		/* half a request line: the server has to keep waiting for the rest */
 		ck_assert_int_eq((int)send(fds[i], "GET /autopxe-5254", 17, MSG_NOSIGNAL), 17);
 		opened++;
@@ -685,7 +536,7 @@ START_TEST(test_slowloris_does_not_starve)
 	/* the idle ones are still connected (not dropped to make room) or were timed out; either way no crash */
 	for (int i = 0; i < IDLE; i++)
 		close(fds[i]);
-	stop_clean();
+	itest_stop_clean(&srv);
 }
 END_TEST
 
@@ -845,14 +696,14 @@ START_TEST(test_hostile_names_tftp)
 	ck_assert_msg(rc == 1 || rc == 2 || rc == 4, "64 KiB plain name answered %d", rc);
 	free(huge);
 	/* write requests are refused with ERROR 2 */
-	int fd = udp_open(NULL);
+	int fd = itest_udp_open(NULL);
 	static const uint8_t wrq[] = "\0\2boot/x\0octet";
-	udp_send(fd, srv.tftp_port, wrq, sizeof wrq);
+	itest_udp_send(fd, srv.tftp_port, wrq, sizeof wrq);
 	uint8_t buf[600];
-	ssize_t n = udp_recv(fd, buf, sizeof buf, NULL, 3000);
+	ssize_t n = itest_udp_recv(fd, buf, sizeof buf, NULL, 3000);
 	ck_assert_msg(n >= 4 && buf[1] == 5 && buf[3] == 2, "WRQ not refused with ERROR 2");
 	close(fd);
-	stop_clean();
+	itest_stop_clean(&srv);
 }
 END_TEST
 
@@ -965,7 +816,7 @@ START_TEST(test_hostile_names_http)
 	/* HEAD and POST on the secrets too */
 	code = http_raw("HEAD /boot/../../secret.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 68, &leak);
 	ck_assert_msg(code >= 400 && code < 500, "HEAD traversal answered %u", code);
-	stop_clean();
+	itest_stop_clean(&srv);
 }
 END_TEST
 
@@ -979,8 +830,8 @@ START_TEST(test_log_is_sanitised)
 	static const char evil[] = "boot/\x01\x1b[31mRED\x07\x7f\r\nFAKE-LOG-LINE\xff\xc0\xae";
 	tftp_first_answer(evil, sizeof evil - 1);
 	static const char wrq[] = "\0\2\x1b[2Jwrq\r\nFAKE\0octet";
-	int fd = udp_open(NULL);
-	udp_send(fd, srv.tftp_port, wrq, sizeof wrq);
+	int fd = itest_udp_open(NULL);
+	itest_udp_send(fd, srv.tftp_port, wrq, sizeof wrq);
 	close(fd);
 	int leak;
 	http_get("/%01%1b%5b31mRED%07%7f%0d%0aFAKE-LOG-LINE%ff", &leak);
@@ -989,7 +840,7 @@ START_TEST(test_log_is_sanitised)
 	http_raw("GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: \x1b]0;pwned\x07\r\n\r\n", 49, &leak);
 	msleep(200);
 	size_t len = 0;
-	char *log = slurp(srv.log, &len);
+	char *log = tu_slurp(srv.log, &len);
 	ck_assert_ptr_nonnull(log);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)log[i];
@@ -999,7 +850,7 @@ START_TEST(test_log_is_sanitised)
 	for (char *q = log; (q = strstr(q, "FAKE-LOG-LINE")); q++)
 		ck_assert_msg(q > log && q[-1] != '\n', "a hostile name started its own log line");
 	free(log);
-	stop_clean();
+	itest_stop_clean(&srv);
 }
 END_TEST
 
@@ -1083,7 +934,7 @@ START_TEST(test_privilege_drop)
 	ck_assert_msg(out && strstr(out, "#!ipxe"), "no menu after dropping privileges");
 	free(out);
 	ck_assert(itest_log_contains(&srv, "dropped privileges to nobody"));
-	stop_clean();
+	itest_stop_clean(&srv);
 }
 END_TEST
 
@@ -1092,13 +943,13 @@ START_TEST(test_no_write_fds)
 {
 	start_with(base_config, 1, 1);
 	/* a TFTP transfer held open mid-way, so a served file's fd exists while we look */
-	int fd = udp_open(NULL);
-	rrq(fd, "boot/" BIG, strlen("boot/" BIG), 1000);
+	int fd = itest_udp_open(NULL);
+	itest_tftp_rrq_bytes(fd, srv.tftp_port, "boot/" BIG, strlen("boot/" BIG), 1000);
 	uint8_t buf[2048];
 	unsigned port;
-	ck_assert(udp_recv(fd, buf, sizeof buf, &port, 3000) > 0 && buf[1] == 6);
-	ack(fd, port, 0);
-	ck_assert(udp_recv(fd, buf, sizeof buf, &port, 3000) > 0 && buf[1] == 3);
+	ck_assert(itest_udp_recv(fd, buf, sizeof buf, &port, 3000) > 0 && buf[1] == 6);
+	itest_tftp_ack(fd, port, 0);
+	ck_assert(itest_udp_recv(fd, buf, sizeof buf, &port, 3000) > 0 && buf[1] == 3);
 	char dir[64];
 	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)srv.pid);
 	DIR *d = opendir(dir);
@@ -1116,7 +967,7 @@ START_TEST(test_no_write_fds)
 			continue; /* closed meanwhile */
 		target[tl] = '\0';
 		snprintf(info, sizeof info, "/proc/%d/fdinfo/%d", (int)srv.pid, n);
-		char *fi = slurp(info, NULL);
+		char *fi = tu_slurp(info, NULL);
 		if (!fi)
 			continue;
 		char *fl = strstr(fi, "flags:");
@@ -1139,7 +990,7 @@ START_TEST(test_no_write_fds)
 	closedir(d);
 	close(fd);
 	ck_assert_msg(saw_served, "the file being served was not among the fds (%d file fds)", files);
-	stop_clean();
+	itest_stop_clean(&srv);
 }
 END_TEST
 

@@ -1,10 +1,8 @@
 /* it_http.c - integration tests of the HTTP front end: the real server driven by curl and raw sockets. */
-#include <arpa/inet.h>
 #include <check.h>
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +13,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "testutil.h"
 #include "util.h"
 
 static const char http_config[] = "version: 1\n"
@@ -44,14 +43,7 @@ static void setup(void)
 	ck_assert_msg(itest_start(&srv, 0, 1, NULL) == 0, "server did not start (log %s)", srv.log);
 }
 
-static void teardown(void)
-{
-	int rc = itest_stop(&srv);
-	if (rc != 0)
-		itest_run(NULL, "tail -n 40 '%s' >&2", srv.log);
-	ck_assert_msg(rc == 0, "server exit status %d (sanitizer report or unclean exit, see %s)", rc, srv.log);
-	itest_cleanup(&srv);
-}
+static void teardown(void) { itest_stop_clean(&srv); }
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -61,30 +53,6 @@ struct resp {
 	char *body;
 	size_t len;
 };
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf) {
-		buf[n] = '\0';
-		if (len)
-			*len = (size_t)n;
-	}
-	return buf;
-}
 
 /* curl `args` (already shell-quoted) on path; fills r (free with resp_free). */
 static void fetch(struct resp *r, const char *args, const char *path)
@@ -98,9 +66,9 @@ static void fetch(struct resp *r, const char *args, const char *path)
 	r->code = (unsigned)strtoul(out ? out : "0", NULL, 10);
 	free(out);
 	snprintf(p, sizeof(p), "%s/h", srv.dir);
-	r->hdr = slurp(p, NULL);
+	r->hdr = tu_slurp(p, NULL);
 	snprintf(p, sizeof(p), "%s/b", srv.dir);
-	r->body = slurp(p, &r->len);
+	r->body = tu_slurp(p, &r->len);
 	if (!r->body) { /* curl writes no file for an empty body */
 		r->body = calloc(1, 1);
 		r->len = 0;
@@ -140,7 +108,7 @@ static char *fixture(const char *rel, size_t *len)
 {
 	char p[600];
 	snprintf(p, sizeof(p), "%s/%s", srv.rootfs, rel);
-	return slurp(p, len);
+	return tu_slurp(p, len);
 }
 
 /* Every header of a response except Date, lower-cased names, sorted, for HEAD-vs-GET comparison. */
@@ -167,30 +135,12 @@ static void header_set(const struct resp *r, char *out, size_t len)
 	}
 }
 
-/* Send raw bytes over TCP, return what the server answered (first 64 KiB) in out. */
+/* Send raw bytes over TCP, all of them, return what the server answered (first outlen - 1 bytes) in out. */
 static void raw_request(const char *req, size_t reqlen, char *out, size_t outlen)
 {
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	size_t got = 0;
-	ck_assert_int_ge(fd, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)srv.http_port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq((long)write(fd, req, reqlen), (long)reqlen);
-	shutdown(fd, SHUT_WR);
-	for (;;) {
-		ssize_t n = read(fd, out + got, outlen - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (got == outlen - 1)
-			break;
-	}
-	out[got] = '\0';
-	close(fd);
+	size_t sent = 0;
+	itest_http_raw(srv.http_port, req, reqlen, out, outlen, &sent);
+	ck_assert_uint_eq(sent, reqlen);
 }
 
 /* ------------------------------------------------------------------ menus */
@@ -359,6 +309,18 @@ START_TEST(test_ranges)
 }
 END_TEST
 
+/* GET (or what curl `args` make of it) the initrd: the status must be `code`, and the body `len` bytes when
+ * len >= 0. */
+static void expect_initrd(const char *args, unsigned code, long long len)
+{
+	struct resp r;
+	fetch(&r, args, "/boot/" INITRD);
+	ck_assert_msg(r.code == code, "%s: status %u, want %u", args, r.code, code);
+	if (len >= 0)
+		ck_assert_msg(r.len == (size_t)len, "%s: %zu bytes, want %lld", args, r.len, len);
+	resp_free(&r);
+}
+
 START_TEST(test_if_range_and_conditionals)
 {
 	struct resp r, c;
@@ -387,49 +349,26 @@ START_TEST(test_if_range_and_conditionals)
 		ck_assert_str_eq(hval(&c, "ETag", v, sizeof(v)), etag);
 		resp_free(&c);
 	}
-	fetch(&c, "-H 'If-None-Match: \"nope\"'", "/boot/" INITRD);
-	ck_assert_uint_eq(c.code, 200);
-	ck_assert_uint_eq(c.len, 700001);
-	resp_free(&c);
+	expect_initrd("-H 'If-None-Match: \"nope\"'", 200, 700001);
 	/* HEAD gets the 304 too */
 	snprintf(args, sizeof(args), "-I -H 'If-None-Match: %s'", etag);
-	fetch(&c, args, "/boot/" INITRD);
-	ck_assert_uint_eq(c.code, 304);
-	resp_free(&c);
+	expect_initrd(args, 304, -1);
 
 	/* If-Modified-Since */
 	snprintf(args, sizeof(args), "-H 'If-Modified-Since: %s'", lm);
-	fetch(&c, args, "/boot/" INITRD);
-	ck_assert_uint_eq(c.code, 304);
-	ck_assert_uint_eq(c.len, 0);
-	resp_free(&c);
-	fetch(&c, "-H 'If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT'", "/boot/" INITRD);
-	ck_assert_uint_eq(c.code, 200);
-	ck_assert_uint_eq(c.len, 700001);
-	resp_free(&c);
-	fetch(&c, "-H 'If-Modified-Since: garbage'", "/boot/" INITRD);
-	ck_assert_uint_eq(c.code, 200);
-	resp_free(&c);
+	expect_initrd(args, 304, 0);
+	expect_initrd("-H 'If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT'", 200, 700001);
+	expect_initrd("-H 'If-Modified-Since: garbage'", 200, -1);
 	/* If-None-Match that does not match wins over a matching If-Modified-Since */
 	snprintf(args, sizeof(args), "-H 'If-None-Match: \"nope\"' -H 'If-Modified-Since: %s'", lm);
-	fetch(&c, args, "/boot/" INITRD);
-	ck_assert_uint_eq(c.code, 200);
-	resp_free(&c);
+	expect_initrd(args, 200, -1);
 
 	/* If-Range: matching tag honours the range, stale tag sends everything */
 	snprintf(args, sizeof(args), "-r 0-9 -H 'If-Range: %s'", etag);
-	fetch(&c, args, "/boot/" INITRD);
-	ck_assert_uint_eq(c.code, 206);
-	ck_assert_uint_eq(c.len, 10);
-	resp_free(&c);
-	fetch(&c, "-r 0-9 -H 'If-Range: \"stale\"'", "/boot/" INITRD);
-	ck_assert_uint_eq(c.code, 200);
-	ck_assert_uint_eq(c.len, 700001);
-	resp_free(&c);
+	expect_initrd(args, 206, 10);
+	expect_initrd("-r 0-9 -H 'If-Range: \"stale\"'", 200, 700001);
 	snprintf(args, sizeof(args), "-r 0-9 -H 'If-Range: %s'", lm);
-	fetch(&c, args, "/boot/" INITRD);
-	ck_assert_uint_eq(c.code, 206);
-	resp_free(&c);
+	expect_initrd(args, 206, -1);
 }
 END_TEST
 
@@ -579,26 +518,13 @@ static json_t *get_json(const char *path, unsigned want_code)
 	return j;
 }
 
-static json_t *find_named(json_t *arr, const char *name)
-{
-	size_t i;
-	json_t *el;
-	json_array_foreach(arr, i, el)
-	{
-		const char *n = json_string_value(json_object_get(el, "name"));
-		if (n && strcmp(n, name) == 0)
-			return el;
-	}
-	return NULL;
-}
-
 START_TEST(test_api)
 {
 	json_t *j = get_json("/api/v1/catalog", 200), *d, *rel, *ks, *k;
 	const char *s;
-	d = find_named(json_object_get(j, "distros"), "debian");
+	d = tu_json_named(json_object_get(j, "distros"), "debian");
 	ck_assert_ptr_nonnull(d);
-	rel = find_named(json_object_get(d, "releases"), "bookworm");
+	rel = tu_json_named(json_object_get(d, "releases"), "bookworm");
 	ck_assert_ptr_nonnull(rel);
 	ck_assert_str_eq(json_string_value(json_object_get(rel, "pretty_name")), "Debian GNU/Linux 12 (bookworm)");
 	ck_assert_str_eq(json_string_value(json_object_get(rel, "latest")), "6.1.0-21-amd64");
@@ -612,9 +538,9 @@ START_TEST(test_api)
 	ck_assert_int_eq(json_integer_value(json_object_get(k, "initrd_size")), 700001);
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(ks, 1), "id")), "6.1.0-9-amd64");
 	ck_assert(json_is_object(json_object_get(rel, "default_kernel")));
-	d = find_named(json_object_get(j, "distros"), "ubuntu");
+	d = tu_json_named(json_object_get(j, "distros"), "ubuntu");
 	ck_assert_ptr_nonnull(d);
-	ck_assert_ptr_nonnull(find_named(json_object_get(d, "releases"), "noble"));
+	ck_assert_ptr_nonnull(tu_json_named(json_object_get(d, "releases"), "noble"));
 	ck_assert_uint_eq(json_array_size(json_object_get(j, "templates")), 2);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "default"), "boot_id")),
 	                 "debian/bookworm/latest/overlayfs");
@@ -943,19 +869,6 @@ static void setup_limits(void)
 	ck_assert_msg(itest_start(&srv, 0, 1, NULL) == 0, "server did not start (log %s)", srv.log);
 }
 
-static int tcp_connect(void)
-{
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)srv.http_port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
 /* 1 when the server closed fd (read gives EOF or reset) within `ms`. */
 static int closed_within(int fd, int ms)
 {
@@ -972,14 +885,14 @@ START_TEST(test_slow_clients)
 	usleep(300 * 1000); /* let the server notice that itest_start's probe connection closed */
 	/* four clients that send half a request and stall hold every slot this address may use */
 	for (int i = 0; i < 4; i++) {
-		fds[i] = tcp_connect();
+		fds[i] = itest_tcp_connect(NULL, srv.http_port);
 		static const char half[] = "GET /healthz HTTP/1.1\r\nHo";
 		ck_assert_int_eq((int)write(fds[i], half, strlen(half)), (int)strlen(half));
 	}
 	for (int i = 0; i < 4; i++) /* all four were accepted */
 		ck_assert_msg(!closed_within(fds[i], 100), "stalled connection %d refused", i);
 	/* a fifth connection from the same address is refused at once */
-	extra = tcp_connect();
+	extra = itest_tcp_connect(NULL, srv.http_port);
 	errno = 0;
 	ck_assert_msg(closed_within(extra, 1000), "fifth connection from one address was not refused");
 	close(extra);

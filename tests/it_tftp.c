@@ -1,9 +1,6 @@
 /* it_tftp.c - integration tests of the TFTP front end: the real server driven by curl, tftp-hpa, atftp and raw UDP. */
-#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +9,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "testutil.h"
 #include "util.h"
 
 #define SECRET "SECRET-SHADOW-CONTENT"
@@ -86,14 +84,7 @@ static void setup_big(void) { prepare(NULL, 0, 1); }
 /* four loops: a client's requests from different ports land on different loops, the cap is still per client */
 static void setup_caps(void) { prepare("TFTPMaxPerClient: 2\nTFTPThreads: 4\n", 0, 0); }
 
-static void teardown(void)
-{
-	int rc = itest_stop(&srv);
-	if (rc != 0)
-		itest_run(NULL, "tail -n 40 '%s' >&2", srv.log);
-	ck_assert_msg(rc == 0, "server exit status %d (sanitizer report or unclean exit, see %s)", rc, srv.log);
-	itest_cleanup(&srv);
-}
+static void teardown(void) { itest_stop_clean(&srv); }
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -122,83 +113,36 @@ static int curl_get(const char *name, const char *out, const char *opts)
 
 static void out_path(const char *tag, char *out, size_t len) { snprintf(out, len, "%s/dl-%s", srv.dir, tag); }
 
-static int raw_socket(void)
+/* A new raw client (its own socket, so its own port) that has sent the RRQ `parts` (name, mode, option, value,
+ * ...; NULL-terminated) to the server. The caller closes it. */
+static int raw_rrq(const char *const *parts)
 {
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	int fd = itest_udp_open(NULL);
+	itest_tftp_send(fd, srv.tftp_port, 1, parts);
 	return fd;
 }
-
-static void raw_send(int fd, const struct sockaddr_in *to, const void *p, size_t n)
-{
-	ck_assert_int_eq(sendto(fd, p, n, 0, (const struct sockaddr *)to, sizeof *to), (ssize_t)n);
-}
-
-static struct sockaddr_in server_addr(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-	                        .sin_port = htons((uint16_t)srv.tftp_port),
-	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	return a;
-}
-
-/* Receive one packet within ms; its length, or -1 on timeout. */
-static ssize_t raw_recv(int fd, uint8_t *buf, size_t cap, struct sockaddr_in *from, int ms)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	if (poll(&p, 1, ms) != 1)
-		return -1;
-	socklen_t fl = sizeof *from;
-	return recvfrom(fd, buf, cap, 0, (struct sockaddr *)from, &fl);
-}
-
-/* Build a request: opcode, then NUL-separated parts (each part's own length; parts may hold NULs). */
-static size_t build_req(uint8_t *buf, size_t cap, unsigned op, const char *const *parts)
-{
-	size_t o = 0;
-	buf[o++] = 0;
-	buf[o++] = (uint8_t)op;
-	for (size_t i = 0; parts[i]; i++) {
-		size_t l = strlen(parts[i]);
-		ck_assert_uint_lt(o + l + 1, cap);
-		memcpy(buf + o, parts[i], l + 1);
-		o += l + 1;
-	}
-	return o;
-}
-
-static void send_ack(int fd, const struct sockaddr_in *to, unsigned block)
-{
-	uint8_t a[4] = {0, 4, (uint8_t)(block >> 8), (uint8_t)block};
-	raw_send(fd, to, a, 4);
-}
-
-static unsigned get16(const uint8_t *p) { return (unsigned)p[0] << 8 | p[1]; }
 
 /* Send a raw request and return the opcode of the first reply (ERROR code in *code), -1 on silence. */
 static int raw_first_reply(const uint8_t *req, size_t n, unsigned *code, char *msg, size_t msglen)
 {
-	int fd = raw_socket();
-	struct sockaddr_in to = server_addr(), from;
-	raw_send(fd, &to, req, n);
+	int fd = itest_udp_open(NULL);
+	itest_udp_send(fd, srv.tftp_port, req, n);
 	uint8_t buf[2048];
-	ssize_t r = raw_recv(fd, buf, sizeof buf - 1, &from, 3000);
+	ssize_t r = itest_udp_recv(fd, buf, sizeof buf - 1, NULL, 3000);
 	close(fd);
 	if (r < 4)
 		return -1;
 	buf[r] = 0;
 	if (code)
-		*code = get16(buf + 2);
+		*code = itest_get16(buf + 2);
 	if (msg && msglen) {
-		size_t ml = get16(buf) == 5 ? strnlen((const char *)buf + 4, (size_t)r - 4) : 0;
+		size_t ml = itest_get16(buf) == 5 ? strnlen((const char *)buf + 4, (size_t)r - 4) : 0;
 		if (ml >= msglen)
 			ml = msglen - 1;
 		memcpy(msg, buf + 4, ml);
 		msg[ml] = '\0';
 	}
-	return (int)get16(buf);
+	return (int)itest_get16(buf);
 }
 
 /* A complete download with a raw client. opts: NULL-terminated name/value list. Returns 0 and the data,
@@ -215,7 +159,7 @@ static int raw_get_fd(int fd, const char *name, const char *const *opts, struct 
 
 static int raw_get(const char *name, const char *const *opts, struct raw_result *res)
 {
-	int fd = raw_socket();
+	int fd = itest_udp_open(NULL);
 	int rc = raw_get_fd(fd, name, opts, res);
 	close(fd);
 	return rc;
@@ -232,27 +176,26 @@ static int raw_get_fd(int fd, const char *name, const char *const *opts, struct 
 	for (size_t i = 0; opts && opts[i] && np < 30; i++)
 		parts[np++] = opts[i];
 	parts[np] = NULL;
-	uint8_t req[1024], *buf = malloc(70000);
-	size_t n = build_req(req, sizeof req, 1, parts);
-	struct sockaddr_in to = server_addr(), tid, from;
-	raw_send(fd, &to, req, n);
+	uint8_t *buf = malloc(70000);
+	unsigned tid = 0, from;
+	itest_tftp_send(fd, srv.tftp_port, 1, parts);
 	unsigned expect = 1;
 	int have_tid = 0, rc = -1;
 	size_t cap = 1 << 20;
 	res->data = malloc(cap);
 	for (;;) {
-		ssize_t r = raw_recv(fd, buf, 70000, &from, 3000);
+		ssize_t r = itest_udp_recv(fd, buf, 70000, &from, 3000);
 		if (r < 4)
 			break;
 		if (!have_tid) {
 			tid = from;
 			have_tid = 1;
-		} else if (from.sin_port != tid.sin_port) {
+		} else if (from != tid) {
 			continue;
 		}
-		unsigned op = get16(buf);
+		unsigned op = itest_get16(buf);
 		if (op == 5) {
-			rc = -1000 - (int)get16(buf + 2);
+			rc = -1000 - (int)itest_get16(buf + 2);
 			break;
 		}
 		if (op == 6) {
@@ -270,15 +213,15 @@ static int raw_get_fd(int fd, const char *name, const char *const *opts, struct 
 					res->blksize = (unsigned)atoi(v);
 				i += kl + 1 + vl + 1;
 			}
-			send_ack(fd, &tid, 0);
+			itest_tftp_ack(fd, tid, 0);
 			continue;
 		}
 		if (op != 3)
 			break;
-		unsigned blk = get16(buf + 2);
+		unsigned blk = itest_get16(buf + 2);
 		if (blk != (expect & 0xffff)) {
 			if (blk == ((expect - 1) & 0xffff))
-				send_ack(fd, &tid, blk); /* our ACK was lost: say it again */
+				itest_tftp_ack(fd, tid, blk); /* our ACK was lost: say it again */
 			continue;
 		}
 		size_t dl = (size_t)r - 4;
@@ -288,7 +231,7 @@ static int raw_get_fd(int fd, const char *name, const char *const *opts, struct 
 		}
 		memcpy(res->data + res->len, buf + 4, dl);
 		res->len += dl;
-		send_ack(fd, &tid, blk);
+		itest_tftp_ack(fd, tid, blk);
 		expect++;
 		if (dl < res->blksize) {
 			rc = 0;
@@ -297,23 +240,6 @@ static int raw_get_fd(int fd, const char *name, const char *const *opts, struct 
 	}
 	free(buf);
 	return rc;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	char *out = NULL;
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	sbuf b = SBUF_INIT;
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		sbuf_append(&b, chunk, n);
-	fclose(f);
-	*len = b.len;
-	out = sbuf_steal(&b);
-	return out;
 }
 
 /* ------------------------------------------------------------------ real clients */
@@ -369,7 +295,7 @@ START_TEST(test_netascii)
 	char src[600];
 	src_path("text.txt", src, sizeof src);
 	size_t sl;
-	char *s = slurp(src, &sl);
+	char *s = tu_slurp(src, &sl);
 	ck_assert_ptr_nonnull(s);
 	sbuf want = SBUF_INIT;
 	for (size_t i = 0; i < sl; i++) {
@@ -380,30 +306,26 @@ START_TEST(test_netascii)
 		else
 			sbuf_putc(&want, s[i]);
 	}
-	uint8_t req[128];
 	const char *parts[] = {"text.txt", "NETASCII", "tsize", "0", "blksize", "100", NULL};
-	size_t n = build_req(req, sizeof req, 1, parts);
 	/* raw_get always asks octet: netascii by hand */
-	int fd = raw_socket();
-	struct sockaddr_in to = server_addr(), tid, from;
-	raw_send(fd, &to, req, n);
+	int fd = raw_rrq(parts);
+	unsigned tid;
 	uint8_t buf[2048];
-	ssize_t k = raw_recv(fd, buf, sizeof buf, &from, 3000);
+	ssize_t k = itest_udp_recv(fd, buf, sizeof buf, &tid, 3000);
 	ck_assert_int_gt(k, 2);
-	ck_assert_uint_eq(get16(buf), 6);
-	tid = from;
+	ck_assert_uint_eq(itest_get16(buf), 6);
 	char *ts = memmem(buf, (size_t)k, "tsize", 6);
 	ck_assert_ptr_nonnull(ts);
 	ck_assert_uint_eq((unsigned long long)atoll(ts + 6), want.len);
 	sbuf got = SBUF_INIT;
-	send_ack(fd, &tid, 0);
+	itest_tftp_ack(fd, tid, 0);
 	for (unsigned expect = 1;; expect++) {
-		k = raw_recv(fd, buf, sizeof buf, &from, 3000);
+		k = itest_udp_recv(fd, buf, sizeof buf, NULL, 3000);
 		ck_assert_int_ge(k, 4);
-		ck_assert_uint_eq(get16(buf), 3);
-		ck_assert_uint_eq(get16(buf + 2), expect);
+		ck_assert_uint_eq(itest_get16(buf), 3);
+		ck_assert_uint_eq(itest_get16(buf + 2), expect);
 		sbuf_append(&got, buf + 4, (size_t)k - 4);
-		send_ack(fd, &tid, expect);
+		itest_tftp_ack(fd, tid, expect);
 		if (k - 4 < 100)
 			break;
 	}
@@ -489,7 +411,7 @@ START_TEST(test_menu_spellings)
 	out_path("menu0", first, sizeof first);
 	ck_assert_int_eq(curl_get(spellings[0], first, NULL), 0);
 	size_t l0;
-	char *m0 = slurp(first, &l0);
+	char *m0 = tu_slurp(first, &l0);
 	ck_assert_ptr_nonnull(m0);
 	ck_assert_msg(strncmp(m0, "#!ipxe", 6) == 0, "menu does not start with #!ipxe");
 	ck_assert_ptr_nonnull(strstr(m0, "bc:24:11:b0:1a:de"));
@@ -498,7 +420,7 @@ START_TEST(test_menu_spellings)
 		unlink(out);
 		ck_assert_msg(curl_get(spellings[i], out, "--tftp-blksize 1468") == 0, "%s", spellings[i]);
 		size_t l;
-		char *m = slurp(out, &l);
+		char *m = tu_slurp(out, &l);
 		ck_assert_ptr_nonnull(m);
 		ck_assert_msg(l == l0 && memcmp(m, m0, l) == 0, "%s: different bytes", spellings[i]);
 		free(m);
@@ -521,17 +443,17 @@ START_TEST(test_menu_spellings)
 	out_path("sub", out, sizeof out);
 	ck_assert_int_eq(curl_get("autopxe-" MAC_RAW "/debian", out, NULL), 0);
 	size_t l;
-	char *m = slurp(out, &l);
+	char *m = tu_slurp(out, &l);
 	ck_assert_ptr_nonnull(m);
 	ck_assert(strncmp(m, "#!ipxe", 6) == 0);
 	free(m);
 	unsigned code = 0;
 	uint8_t req[128];
 	const char *p1[] = {"autopxe-" MAC_RAW "/nosuchdistro", "octet", NULL};
-	ck_assert_int_eq(raw_first_reply(req, build_req(req, sizeof req, 1, p1), &code, NULL, 0), 5);
+	ck_assert_int_eq(raw_first_reply(req, itest_tftp_req(req, sizeof req, 1, p1), &code, NULL, 0), 5);
 	ck_assert_uint_eq(code, 1);
 	const char *p2[] = {"autopxe-bc2411b01adz", "octet", NULL};
-	ck_assert_int_eq(raw_first_reply(req, build_req(req, sizeof req, 1, p2), &code, NULL, 0), 5);
+	ck_assert_int_eq(raw_first_reply(req, itest_tftp_req(req, sizeof req, 1, p2), &code, NULL, 0), 5);
 	ck_assert_uint_eq(code, 1);
 }
 END_TEST
@@ -612,15 +534,12 @@ START_TEST(test_per_client_cap)
 {
 	uint8_t req[128], buf[1024];
 	const char *parts[] = {"mb.bin", "octet", NULL};
-	size_t n = build_req(req, sizeof req, 1, parts);
-	struct sockaddr_in to = server_addr(), from;
-	int a = raw_socket(), b = raw_socket();
-	raw_send(a, &to, req, n);
-	raw_send(b, &to, req, n);
-	ck_assert_int_ge(raw_recv(a, buf, sizeof buf, &from, 2000), 4);
-	ck_assert_uint_eq(get16(buf), 3);
-	ck_assert_int_ge(raw_recv(b, buf, sizeof buf, &from, 2000), 4);
-	ck_assert_uint_eq(get16(buf), 3);
+	size_t n = itest_tftp_req(req, sizeof req, 1, parts);
+	int a = raw_rrq(parts), b = raw_rrq(parts);
+	ck_assert_int_ge(itest_udp_recv(a, buf, sizeof buf, NULL, 2000), 4);
+	ck_assert_uint_eq(itest_get16(buf), 3);
+	ck_assert_int_ge(itest_udp_recv(b, buf, sizeof buf, NULL, 2000), 4);
+	ck_assert_uint_eq(itest_get16(buf), 3);
 	unsigned code = 99;
 	char msg[128];
 	ck_assert_int_eq(raw_first_reply(req, n, &code, msg, sizeof msg), 5);
@@ -638,33 +557,32 @@ END_TEST
  * more retransmissions than that, and completes once the client ACKs again. */
 START_TEST(test_adaptive_timeout)
 {
-	uint8_t req[128], buf[1024];
+	uint8_t buf[1024];
 	const char *parts[] = {"mb.bin", "octet", NULL};
-	int fd = raw_socket();
-	struct sockaddr_in to = server_addr(), tid;
-	raw_send(fd, &to, req, build_req(req, sizeof req, 1, parts));
+	int fd = raw_rrq(parts);
+	unsigned tid;
 	/* before any sample: DATA 1, withheld, comes again after ~TFTPTimeout */
-	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 2000), 516);
+	ck_assert_int_eq(itest_udp_recv(fd, buf, sizeof buf, &tid, 2000), 516);
 	uint64_t t0 = now_ms();
-	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 2000), 516);
-	ck_assert_uint_eq(get16(buf + 2), 1);
+	ck_assert_int_eq(itest_udp_recv(fd, buf, sizeof buf, &tid, 2000), 516);
+	ck_assert_uint_eq(itest_get16(buf + 2), 1);
 	uint64_t first_wait = now_ms() - t0;
 	ck_assert_msg(first_wait >= 250, "first retransmission after %llu ms, TFTPTimeout is 300",
 	              (unsigned long long)first_wait);
 	unsigned blk = 1;
-	send_ack(fd, &tid, blk);
+	itest_tftp_ack(fd, tid, blk);
 	for (blk = 2; blk <= 50; blk++) { /* prompt ACKs: round-trip samples of well under a ms */
-		ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 2000), 516);
-		ck_assert_uint_eq(get16(buf + 2), blk);
-		send_ack(fd, &tid, blk);
+		ck_assert_int_eq(itest_udp_recv(fd, buf, sizeof buf, &tid, 2000), 516);
+		ck_assert_uint_eq(itest_get16(buf + 2), blk);
+		itest_tftp_ack(fd, tid, blk);
 	}
 	/* DATA 51 arrives; withhold its ACK and time the retransmissions */
-	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 2000), 516);
-	ck_assert_uint_eq(get16(buf + 2), 51);
+	ck_assert_int_eq(itest_udp_recv(fd, buf, sizeof buf, &tid, 2000), 516);
+	ck_assert_uint_eq(itest_get16(buf + 2), 51);
 	uint64_t prev = now_ms(), waits[6];
 	for (int i = 0; i < 6; i++) {
-		ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 3000), 516);
-		ck_assert_uint_eq(get16(buf + 2), 51);
+		ck_assert_int_eq(itest_udp_recv(fd, buf, sizeof buf, &tid, 3000), 516);
+		ck_assert_uint_eq(itest_get16(buf + 2), 51);
 		uint64_t now = now_ms();
 		waits[i] = now - prev;
 		prev = now;
@@ -673,9 +591,9 @@ START_TEST(test_adaptive_timeout)
 	ck_assert_msg(waits[3] > waits[0] * 3, "no backoff: %llu then %llu ms", (unsigned long long)waits[0],
 	              (unsigned long long)waits[3]);
 	/* 7 retransmissions of block 51 so far, more than TFTPRetries (3): the transfer is still alive */
-	send_ack(fd, &tid, 51);
-	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 2000), 516);
-	ck_assert_uint_eq(get16(buf + 2), 52);
+	itest_tftp_ack(fd, tid, 51);
+	ck_assert_int_eq(itest_udp_recv(fd, buf, sizeof buf, &tid, 2000), 516);
+	ck_assert_uint_eq(itest_get16(buf + 2), 52);
 	/* the log line carries the round-trip estimate once the client goes away */
 	close(fd);
 	int found = 0;
@@ -696,28 +614,27 @@ START_TEST(test_cap_across_loops)
 {
 	uint8_t req[128], buf[1024];
 	const char *parts[] = {"mb.bin", "octet", NULL};
-	size_t n = build_req(req, sizeof req, 1, parts);
-	struct sockaddr_in to = server_addr(), from;
+	size_t n = itest_tftp_req(req, sizeof req, 1, parts);
 	enum { N = 16 };
 	int fd[N], data = 0, busy = 0, first_data = -1;
 	for (int i = 0; i < N; i++)
-		fd[i] = raw_socket();
+		fd[i] = itest_udp_open(NULL);
 	for (int i = 0; i < N; i++)
-		raw_send(fd[i], &to, req, n);
+		itest_udp_send(fd[i], srv.tftp_port, req, n);
 	for (int i = 0; i < N; i++) {
-		ck_assert_int_ge(raw_recv(fd[i], buf, sizeof buf, &from, 3000), 4);
-		if (get16(buf) == 3) {
+		ck_assert_int_ge(itest_udp_recv(fd[i], buf, sizeof buf, NULL, 3000), 4);
+		if (itest_get16(buf) == 3) {
 			data++;
 			if (first_data < 0)
 				first_data = i;
-		} else if (get16(buf) == 5 && get16(buf + 2) == 0) {
+		} else if (itest_get16(buf) == 5 && itest_get16(buf + 2) == 0) {
 			busy++;
 		}
 	}
 	ck_assert_int_eq(data, 2);
 	ck_assert_int_eq(busy, N - 2);
 	/* the same RRQ again from a port with a transfer: no new session, no busy error */
-	raw_send(fd[first_data], &to, req, n);
+	itest_udp_send(fd[first_data], srv.tftp_port, req, n);
 	usleep(200000);
 	ck_assert_int_eq(itest_run(NULL, "grep -c 'refused file=\"mb.bin\"' '%s' | grep -qx %d", srv.log, N - 2), 0);
 	for (int i = 0; i < N; i++)
@@ -762,14 +679,14 @@ START_TEST(test_path_escapes)
 		uint8_t req[512];
 		const char *parts[] = {names[i], "octet", NULL};
 		unsigned code = 99;
-		int op = raw_first_reply(req, build_req(req, sizeof req, 1, parts), &code, NULL, 0);
+		int op = raw_first_reply(req, itest_tftp_req(req, sizeof req, 1, parts), &code, NULL, 0);
 		ck_assert_msg(op == 5 && (code == 1 || code == 2), "%s: reply opcode %d code %u", names[i], op, code);
 		char out[400];
 		out_path("esc", out, sizeof out);
 		unlink(out);
 		ck_assert_msg(curl_get(names[i], out, NULL) != 0, "curl got %s", names[i]);
 		size_t l = 0;
-		char *got = slurp(out, &l);
+		char *got = tu_slurp(out, &l);
 		ck_assert_msg(!got || !memmem(got, l, SECRET, strlen(SECRET)), "secret leaked via %s", names[i]);
 		free(got);
 	}
@@ -795,10 +712,10 @@ START_TEST(test_wrq_refused)
 	uint8_t req[128];
 	const char *parts[] = {"upload.bin", "octet", NULL};
 	unsigned code = 99;
-	ck_assert_int_eq(raw_first_reply(req, build_req(req, sizeof req, 2, parts), &code, NULL, 0), 5);
+	ck_assert_int_eq(raw_first_reply(req, itest_tftp_req(req, sizeof req, 2, parts), &code, NULL, 0), 5);
 	ck_assert_uint_eq(code, 2);
 	const char *parts2[] = {"mb.bin", "octet", "blksize", "1468", NULL};
-	ck_assert_int_eq(raw_first_reply(req, build_req(req, sizeof req, 2, parts2), &code, NULL, 0), 5);
+	ck_assert_int_eq(raw_first_reply(req, itest_tftp_req(req, sizeof req, 2, parts2), &code, NULL, 0), 5);
 	ck_assert_uint_eq(code, 2);
 	char p[600];
 	snprintf(p, sizeof p, "%s/upload.bin", static_dir);
@@ -850,41 +767,39 @@ END_TEST
 /* A packet from another port gets ERROR 5 and does not disturb the transfer. */
 START_TEST(test_wrong_tid)
 {
-	uint8_t req[128], buf[2048];
+	uint8_t buf[2048];
 	const char *parts[] = {KERNEL, "octet", NULL};
-	size_t n = build_req(req, sizeof req, 1, parts);
-	int fd = raw_socket(), intruder = raw_socket();
-	struct sockaddr_in to = server_addr(), tid, from;
-	raw_send(fd, &to, req, n);
-	ssize_t k = raw_recv(fd, buf, sizeof buf, &tid, 2000);
+	int fd = raw_rrq(parts), intruder = itest_udp_open(NULL);
+	unsigned tid, from;
+	ssize_t k = itest_udp_recv(fd, buf, sizeof buf, &tid, 2000);
 	ck_assert_int_eq(k, 4 + 512);
-	ck_assert_uint_eq(get16(buf), 3);
-	ck_assert_uint_eq(get16(buf + 2), 1);
+	ck_assert_uint_eq(itest_get16(buf), 3);
+	ck_assert_uint_eq(itest_get16(buf + 2), 1);
 	sbuf got = SBUF_INIT;
 	sbuf_append(&got, buf + 4, 512);
 	/* the intruder ACKs block 1 and then sends garbage */
-	send_ack(intruder, &tid, 1);
-	k = raw_recv(intruder, buf, sizeof buf, &from, 2000);
+	itest_tftp_ack(intruder, tid, 1);
+	k = itest_udp_recv(intruder, buf, sizeof buf, &from, 2000);
 	ck_assert_int_ge(k, 4);
-	ck_assert_uint_eq(get16(buf), 5);
-	ck_assert_uint_eq(get16(buf + 2), 5);
-	ck_assert_uint_eq(from.sin_port, tid.sin_port);
-	raw_send(intruder, &tid, "\0\5\0\0stop\0", 10);
-	k = raw_recv(intruder, buf, sizeof buf, &from, 2000);
+	ck_assert_uint_eq(itest_get16(buf), 5);
+	ck_assert_uint_eq(itest_get16(buf + 2), 5);
+	ck_assert_uint_eq(from, tid);
+	itest_udp_send(intruder, tid, "\0\5\0\0stop\0", 10);
+	k = itest_udp_recv(intruder, buf, sizeof buf, &from, 2000);
 	ck_assert_int_ge(k, 4);
-	ck_assert_uint_eq(get16(buf + 2), 5);
+	ck_assert_uint_eq(itest_get16(buf + 2), 5);
 	/* the intruder's ACK moved nothing: block 2 has not been sent */
-	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &from, 100), -1);
-	send_ack(fd, &tid, 1);
+	ck_assert_int_eq(itest_udp_recv(fd, buf, sizeof buf, &from, 100), -1);
+	itest_tftp_ack(fd, tid, 1);
 	for (unsigned expect = 2;; expect++) {
-		k = raw_recv(fd, buf, sizeof buf, &from, 2000);
+		k = itest_udp_recv(fd, buf, sizeof buf, &from, 2000);
 		ck_assert_int_ge(k, 4);
-		ck_assert_uint_eq(from.sin_port, tid.sin_port);
-		ck_assert_uint_eq(get16(buf), 3);
-		if (get16(buf + 2) != expect) /* a retransmission after a slow ACK */
+		ck_assert_uint_eq(from, tid);
+		ck_assert_uint_eq(itest_get16(buf), 3);
+		if (itest_get16(buf + 2) != expect) /* a retransmission after a slow ACK */
 			continue;
 		sbuf_append(&got, buf + 4, (size_t)k - 4);
-		send_ack(fd, &tid, expect);
+		itest_tftp_ack(fd, tid, expect);
 		if (k < 4 + 512)
 			break;
 	}
@@ -893,7 +808,7 @@ START_TEST(test_wrong_tid)
 	char src[600];
 	src_path(KERNEL, src, sizeof src);
 	size_t sl;
-	char *s = slurp(src, &sl);
+	char *s = tu_slurp(src, &sl);
 	ck_assert_uint_eq(got.len, sl);
 	ck_assert_int_eq(memcmp(got.data, s, sl), 0);
 	free(s);
@@ -906,48 +821,46 @@ END_TEST
  * server's adaptive timer (10 ms on loopback) cannot send anything within the windows watched here. */
 START_TEST(test_duplicate_acks)
 {
-	uint8_t req[128], buf[2048];
+	uint8_t buf[2048];
 	const char *parts[] = {"mb.bin", "octet", "timeout", "1", NULL};
-	int fd = raw_socket();
-	struct sockaddr_in to = server_addr(), tid, from;
-	raw_send(fd, &to, req, build_req(req, sizeof req, 1, parts));
-	ck_assert_int_gt(raw_recv(fd, buf, sizeof buf, &tid, 2000), 2);
-	ck_assert_uint_eq(get16(buf), 6);
-	send_ack(fd, &tid, 0);
-	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &tid, 2000), 516);
-	send_ack(fd, &tid, 1);
-	send_ack(fd, &tid, 1);
-	send_ack(fd, &tid, 1);
+	int fd = raw_rrq(parts);
+	unsigned tid;
+	ck_assert_int_gt(itest_udp_recv(fd, buf, sizeof buf, &tid, 2000), 2);
+	ck_assert_uint_eq(itest_get16(buf), 6);
+	itest_tftp_ack(fd, tid, 0);
+	ck_assert_int_eq(itest_udp_recv(fd, buf, sizeof buf, &tid, 2000), 516);
+	itest_tftp_ack(fd, tid, 1);
+	itest_tftp_ack(fd, tid, 1);
+	itest_tftp_ack(fd, tid, 1);
 	int data2 = 0;
-	while (raw_recv(fd, buf, sizeof buf, &from, 100) > 0)
-		data2 += get16(buf) == 3 && get16(buf + 2) == 2;
+	while (itest_udp_recv(fd, buf, sizeof buf, NULL, 100) > 0)
+		data2 += itest_get16(buf) == 3 && itest_get16(buf + 2) == 2;
 	ck_assert_int_eq(data2, 1);
 	close(fd);
 
 	const char *wparts[] = {"mb.bin", "octet", "windowsize", "4", "blksize", "512", "timeout", "1", NULL};
-	fd = raw_socket();
-	raw_send(fd, &to, req, build_req(req, sizeof req, 1, wparts));
-	ssize_t k = raw_recv(fd, buf, sizeof buf, &tid, 2000);
+	fd = raw_rrq(wparts);
+	ssize_t k = itest_udp_recv(fd, buf, sizeof buf, &tid, 2000);
 	ck_assert_int_gt(k, 2);
-	ck_assert_uint_eq(get16(buf), 6);
+	ck_assert_uint_eq(itest_get16(buf), 6);
 	ck_assert_ptr_nonnull(memmem(buf, (size_t)k, "windowsize\0" "4", 13));
-	send_ack(fd, &tid, 0);
+	itest_tftp_ack(fd, tid, 0);
 	unsigned seen[16] = {0}, ns = 0;
-	while (ns < 16 && raw_recv(fd, buf, sizeof buf, &from, 60) > 0)
-		seen[ns++] = get16(buf + 2);
+	while (ns < 16 && itest_udp_recv(fd, buf, sizeof buf, NULL, 60) > 0)
+		seen[ns++] = itest_get16(buf + 2);
 	ck_assert_uint_eq(ns, 4);
 	for (unsigned i = 0; i < 4; i++)
 		ck_assert_uint_eq(seen[i], i + 1);
-	send_ack(fd, &tid, 2); /* "got 1..2, resend from 3" */
+	itest_tftp_ack(fd, tid, 2); /* "got 1..2, resend from 3" */
 	ns = 0;
-	while (ns < 16 && raw_recv(fd, buf, sizeof buf, &from, 60) > 0)
-		seen[ns++] = get16(buf + 2);
+	while (ns < 16 && itest_udp_recv(fd, buf, sizeof buf, NULL, 60) > 0)
+		seen[ns++] = itest_get16(buf + 2);
 	ck_assert_uint_eq(ns, 4);
 	for (unsigned i = 0; i < 4; i++)
 		ck_assert_uint_eq(seen[i], i + 3);
-	send_ack(fd, &tid, 2); /* the same ACK again: ignored (the timeout is 1 s) */
-	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &from, 100), -1);
-	raw_send(fd, &tid, "\0\5\0\0done\0", 10); /* ERROR from the client ends the session */
+	itest_tftp_ack(fd, tid, 2); /* the same ACK again: ignored (the timeout is 1 s) */
+	ck_assert_int_eq(itest_udp_recv(fd, buf, sizeof buf, NULL, 100), -1);
+	itest_udp_send(fd, tid, "\0\5\0\0done\0", 10); /* ERROR from the client ends the session */
 	close(fd);
 	for (int i = 0; i < 50 && !itest_log_contains(&srv, "outcome=aborted"); i++)
 		usleep(20000);
@@ -963,36 +876,36 @@ START_TEST(test_pxe_tsize_probe)
 	uint8_t req[128], buf[2048];
 	const char *probe[] = {KERNEL, "octet", "tsize", "0", NULL};
 	const char *again[] = {KERNEL, "octet", "blksize", "1456", NULL};
-	int fd = raw_socket();
-	struct sockaddr_in to = server_addr(), tid, tid2, from;
-	size_t n = build_req(req, sizeof req, 1, probe);
-	raw_send(fd, &to, req, n);
-	raw_send(fd, &to, req, n); /* a retransmitted RRQ: ignored */
-	ssize_t k = raw_recv(fd, buf, sizeof buf, &tid, 2000);
+	int fd = itest_udp_open(NULL);
+	unsigned tid, tid2, from;
+	size_t n = itest_tftp_req(req, sizeof req, 1, probe);
+	itest_udp_send(fd, srv.tftp_port, req, n);
+	itest_udp_send(fd, srv.tftp_port, req, n); /* a retransmitted RRQ: ignored */
+	ssize_t k = itest_udp_recv(fd, buf, sizeof buf, &tid, 2000);
 	ck_assert_int_gt(k, 2);
-	ck_assert_uint_eq(get16(buf), 6);
+	ck_assert_uint_eq(itest_get16(buf), 6);
 	ck_assert_ptr_nonnull(memmem(buf, (size_t)k, "tsize\0" "300000", 12));
-	raw_send(fd, &to, req, build_req(req, sizeof req, 1, again));
-	raw_send(fd, &tid, "\0\5\0\10tsize probe\0", 16);
+	itest_tftp_send(fd, srv.tftp_port, 1, again);
+	itest_udp_send(fd, tid, "\0\5\0\10tsize probe\0", 16);
 	do { /* a second OACK for the repeated probe would come from the same TID: there is none */
-		k = raw_recv(fd, buf, sizeof buf, &tid2, 2000);
+		k = itest_udp_recv(fd, buf, sizeof buf, &tid2, 2000);
 		ck_assert_int_gt(k, 2);
-	} while (tid2.sin_port == tid.sin_port && get16(buf) == 6 && memmem(buf, (size_t)k, "tsize", 5));
-	ck_assert_uint_ne(tid2.sin_port, tid.sin_port);
-	ck_assert_uint_eq(get16(buf), 6);
+	} while (tid2 == tid && itest_get16(buf) == 6 && memmem(buf, (size_t)k, "tsize", 5));
+	ck_assert_uint_ne(tid2, tid);
+	ck_assert_uint_eq(itest_get16(buf), 6);
 	ck_assert_ptr_nonnull(memmem(buf, (size_t)k, "blksize\0" "1456", 12));
-	send_ack(fd, &tid2, 0);
+	itest_tftp_ack(fd, tid2, 0);
 	sbuf got = SBUF_INIT;
 	for (unsigned expect = 1;; expect++) {
-		k = raw_recv(fd, buf, sizeof buf, &from, 2000);
+		k = itest_udp_recv(fd, buf, sizeof buf, &from, 2000);
 		ck_assert_int_ge(k, 4);
-		if (from.sin_port != tid2.sin_port || get16(buf + 2) != expect) {
+		if (from != tid2 || itest_get16(buf + 2) != expect) {
 			expect--; /* late packets of the probe, or a retransmission */
 			continue;
 		}
-		ck_assert_uint_eq(get16(buf), 3);
+		ck_assert_uint_eq(itest_get16(buf), 3);
 		sbuf_append(&got, buf + 4, (size_t)k - 4);
-		send_ack(fd, &tid2, expect);
+		itest_tftp_ack(fd, tid2, expect);
 		if (k < 4 + 1456)
 			break;
 	}
@@ -1004,8 +917,8 @@ START_TEST(test_pxe_tsize_probe)
 
 	/* a transfer left hanging, then another file from the same port: the first is superseded */
 	const char *mb[] = {"mb.bin", "octet", NULL};
-	raw_send(fd, &to, req, build_req(req, sizeof req, 1, mb));
-	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &from, 2000), 516);
+	itest_tftp_send(fd, srv.tftp_port, 1, mb);
+	ck_assert_int_eq(itest_udp_recv(fd, buf, sizeof buf, &from, 2000), 516);
 	struct raw_result r;
 	ck_assert_int_eq(raw_get_fd(fd, "odd.bin", NULL, &r), 0);
 	ck_assert_uint_eq(r.len, 1469);
@@ -1019,27 +932,26 @@ END_TEST
 /* Download `name` with a raw client, calling mid() after DATA 1: the bytes received, or -(ERROR code) - 1. */
 static long raw_get_mid(const char *name, void (*mid)(void), sbuf *got)
 {
-	uint8_t req[128], buf[2048];
+	uint8_t buf[2048];
 	const char *parts[] = {name, "octet", NULL};
-	int fd = raw_socket();
-	struct sockaddr_in to = server_addr(), tid, from;
-	raw_send(fd, &to, req, build_req(req, sizeof req, 1, parts));
-	ssize_t k = raw_recv(fd, buf, sizeof buf, &tid, 2000);
+	int fd = raw_rrq(parts);
+	unsigned tid;
+	ssize_t k = itest_udp_recv(fd, buf, sizeof buf, &tid, 2000);
 	ck_assert_int_eq(k, 516);
 	sbuf_append(got, buf + 4, 512);
 	mid();
-	send_ack(fd, &tid, 1);
+	itest_tftp_ack(fd, tid, 1);
 	long rc = -1;
 	for (unsigned expect = 2;; expect++) {
-		k = raw_recv(fd, buf, sizeof buf, &from, 2000);
+		k = itest_udp_recv(fd, buf, sizeof buf, NULL, 2000);
 		ck_assert_int_ge(k, 4);
-		if (get16(buf) == 5) {
-			rc = -(long)get16(buf + 2) - 1;
+		if (itest_get16(buf) == 5) {
+			rc = -(long)itest_get16(buf + 2) - 1;
 			break;
 		}
-		ck_assert_uint_eq(get16(buf + 2), expect);
+		ck_assert_uint_eq(itest_get16(buf + 2), expect);
 		sbuf_append(got, buf + 4, (size_t)k - 4);
-		send_ack(fd, &tid, expect);
+		itest_tftp_ack(fd, tid, expect);
 		if (k < 516) {
 			rc = (long)got->len;
 			break;
@@ -1065,7 +977,7 @@ START_TEST(test_file_changes)
 {
 	src_path("mb.bin", change_path, sizeof change_path);
 	size_t ol;
-	char *old = slurp(change_path, &ol);
+	char *old = tu_slurp(change_path, &ol);
 	ck_assert_ptr_nonnull(old);
 	sbuf got = SBUF_INIT;
 	ck_assert_int_eq(raw_get_mid("mb.bin", replace_it, &got), 1000000);
@@ -1075,7 +987,7 @@ START_TEST(test_file_changes)
 	/* now mb.bin is the 5000-byte replacement: shrink it under a transfer. Lock-step transfers read ahead, so
 	 * some more blocks of what was read before the shrink may come first, but never the final block: the
 	 * transfer ends with an ERROR, and what did arrive is a prefix of the file as it was. */
-	old = slurp(change_path, &ol);
+	old = tu_slurp(change_path, &ol);
 	ck_assert_ptr_nonnull(old);
 	ck_assert_uint_eq(ol, 5000);
 	ck_assert_int_eq(raw_get_mid("mb.bin", shrink_it, &got), -1); /* ERROR 0 */
@@ -1089,28 +1001,14 @@ START_TEST(test_file_changes)
 }
 END_TEST
 
-static int metrics_active(void)
-{
-	char *out = NULL;
-	int rc = itest_run(&out, "curl -s http://127.0.0.1:%u/metrics", srv.http_port);
-	int v = -1;
-	const char *p = out ? strstr(out, "\nautopxe_tftp_active_sessions ") : NULL;
-	if (rc == 0 && p)
-		v = atoi(p + strlen("\nautopxe_tftp_active_sessions "));
-	free(out);
-	return v;
-}
-
 /* A client that sends RRQ and vanishes: after the retries its session is gone. */
 START_TEST(test_vanishing_client)
 {
-	uint8_t req[128], buf[2048];
+	uint8_t buf[2048];
 	const char *parts[] = {"two-blocks.bin", "octet", NULL};
-	int fd = raw_socket();
-	struct sockaddr_in to = server_addr(), from;
-	raw_send(fd, &to, req, build_req(req, sizeof req, 1, parts));
-	ck_assert_int_eq(raw_recv(fd, buf, sizeof buf, &from, 2000), 516);
-	ck_assert_int_eq(metrics_active(), 1);
+	int fd = raw_rrq(parts);
+	ck_assert_int_eq(itest_udp_recv(fd, buf, sizeof buf, NULL, 2000), 516);
+	ck_assert_int_eq(itest_metric(&srv, "autopxe_tftp_active_sessions"), 1);
 	close(fd);
 	/* 300 + 600 + 1200 + 2400 ms of retransmissions, then the session ends */
 	int found = 0;
@@ -1121,7 +1019,7 @@ START_TEST(test_vanishing_client)
 			usleep(100000);
 	}
 	ck_assert_msg(found, "no outcome=timeout line");
-	ck_assert_int_eq(metrics_active(), 0);
+	ck_assert_int_eq(itest_metric(&srv, "autopxe_tftp_active_sessions"), 0);
 }
 END_TEST
 
@@ -1151,7 +1049,7 @@ START_TEST(test_ipv6_dual_stack)
 	rc = itest_run(NULL, "curl -sS -o '%s' 'tftp://[::1]:%u/autopxe-" MAC_RAW "'", out, port);
 	ck_assert_int_eq(rc, 0);
 	size_t l;
-	char *m = slurp(out, &l);
+	char *m = tu_slurp(out, &l);
 	ck_assert(m && strncmp(m, "#!ipxe", 6) == 0);
 	free(m);
 }

@@ -1,10 +1,13 @@
-/* itest.c - integration-test helpers: fixture trees, the real server as a child process, real clients via sh. */
+/* itest.c - integration-test helpers: fixture trees, the real server as a child process, real clients via sh,
+ * raw TFTP/HTTP clients. */
 #include "itest.h"
 
 #include <arpa/inet.h>
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -268,6 +272,16 @@ void itest_cleanup(struct itest_server *s)
 		fprintf(stderr, "itest: could not remove %s\n", s->dir);
 }
 
+void itest_stop_clean(struct itest_server *s)
+{
+	int rc = itest_stop(s);
+	if (rc != 0)
+		itest_run(NULL, "tail -n 40 '%s' >&2", s->log);
+	ck_assert_msg(rc == 0, "server exit status %d (sanitizer report or unclean exit, see %s)", rc, s->log);
+	itest_cleanup(s);
+	memset(s, 0, sizeof *s);
+}
+
 int itest_run(char **out, const char *fmt, ...)
 {
 	char *cmd = NULL;
@@ -320,4 +334,150 @@ int itest_sha256(const char *path, char hex[65])
 	hex[64] = '\0';
 	free(out);
 	return 0;
+}
+
+long long itest_metric(const struct itest_server *s, const char *name)
+{
+	char *out = NULL;
+	long long v = -1;
+	if (itest_run(&out, "curl -s --max-time 5 http://127.0.0.1:%u/metrics", s->http_port) == 0 && out) {
+		size_t n = strlen(name);
+		for (char *l = out; l && *l;) {
+			char *e = strchr(l, '\n');
+			if (strncmp(l, name, n) == 0 && l[n] == ' ')
+				v = strtoll(l + n + 1, NULL, 10);
+			l = e ? e + 1 : NULL;
+		}
+	}
+	free(out);
+	return v;
+}
+
+/* ------------------------------------------------------------------ raw sockets */
+
+static struct sockaddr_in loopback(unsigned port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	return a;
+}
+
+/* A socket of `type` (close-on-exec) bound to src, or left unbound when src is NULL and bind_default is 0. */
+static int open_bound(int type, const char *src, int bind_default)
+{
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	if (src || bind_default) {
+		struct sockaddr_in a = {.sin_family = AF_INET};
+		ck_assert_msg(inet_pton(AF_INET, src ? src : "127.0.0.1", &a.sin_addr) == 1, "bad address %s", src);
+		ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	}
+	return fd;
+}
+
+int itest_udp_open(const char *src) { return open_bound(SOCK_DGRAM, src, 1); }
+
+void itest_udp_send(int fd, unsigned port, const void *p, size_t n)
+{
+	struct sockaddr_in to = loopback(port);
+	ck_assert_int_eq((long)sendto(fd, p, n, 0, (struct sockaddr *)&to, sizeof to), (long)n);
+}
+
+ssize_t itest_udp_recv(int fd, void *buf, size_t cap, unsigned *port, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	struct sockaddr_in from;
+	socklen_t fl = sizeof from;
+	ssize_t n = recvfrom(fd, buf, cap, 0, (struct sockaddr *)&from, &fl);
+	if (port)
+		*port = ntohs(from.sin_port);
+	return n;
+}
+
+unsigned itest_get16(const void *p)
+{
+	const uint8_t *b = p;
+	return (unsigned)b[0] << 8 | b[1];
+}
+
+/* Append each string of parts with its NUL at buf + o; the new length. */
+static size_t put_parts(uint8_t *buf, size_t o, size_t cap, const char *const *parts)
+{
+	for (size_t i = 0; parts[i]; i++) {
+		size_t l = strlen(parts[i]);
+		ck_assert_uint_lt(o + l + 1, cap);
+		memcpy(buf + o, parts[i], l + 1);
+		o += l + 1;
+	}
+	return o;
+}
+
+size_t itest_tftp_req(uint8_t *buf, size_t cap, unsigned op, const char *const *parts)
+{
+	ck_assert_uint_ge(cap, 2);
+	buf[0] = (uint8_t)(op >> 8);
+	buf[1] = (uint8_t)op;
+	return put_parts(buf, 2, cap, parts);
+}
+
+void itest_tftp_send(int fd, unsigned port, unsigned op, const char *const *parts)
+{
+	uint8_t req[1024];
+	itest_udp_send(fd, port, req, itest_tftp_req(req, sizeof req, op, parts));
+}
+
+void itest_tftp_rrq_bytes(int fd, unsigned port, const char *name, size_t name_len, unsigned blksize)
+{
+	char bs[16];
+	snprintf(bs, sizeof bs, "%u", blksize);
+	const char *const opts[] = {"octet", blksize ? "blksize" : NULL, bs, NULL};
+	size_t cap = name_len + 64;
+	uint8_t *p = malloc(cap);
+	ck_assert_ptr_nonnull(p);
+	p[0] = 0;
+	p[1] = 1;
+	memcpy(p + 2, name, name_len);
+	p[2 + name_len] = 0;
+	itest_udp_send(fd, port, p, put_parts(p, 3 + name_len, cap, opts));
+	free(p);
+}
+
+void itest_tftp_ack(int fd, unsigned port, unsigned block)
+{
+	uint8_t a[4] = {0, 4, (uint8_t)(block >> 8), (uint8_t)block};
+	itest_udp_send(fd, port, a, sizeof a);
+}
+
+int itest_tcp_connect(const char *src, unsigned port)
+{
+	int fd = open_bound(SOCK_STREAM, src, 0);
+	struct sockaddr_in to = loopback(port);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&to, sizeof to), 0);
+	return fd;
+}
+
+size_t itest_http_raw(unsigned port, const void *req, size_t len, char *out, size_t cap, size_t *sent)
+{
+	int fd = itest_tcp_connect(NULL, port);
+	struct timeval tv = {5, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = send(fd, (const char *)req + off, len - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			break; /* the server may answer (and close) before reading a huge request */
+		off += (size_t)w;
+	}
+	if (sent)
+		*sent = off;
+	shutdown(fd, SHUT_WR);
+	size_t got = 0;
+	ssize_t r;
+	while (got < cap - 1 && (r = recv(fd, out + got, cap - 1 - got, 0)) > 0)
+		got += (size_t)r;
+	out[got] = '\0';
+	close(fd);
+	return got;
 }
