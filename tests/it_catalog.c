@@ -357,7 +357,7 @@ START_TEST(test_half_installed_kernel)
 	ck_assert_ptr_nonnull(m);
 	ck_assert_ptr_null(strstr(m, "not used for latest/default"));
 	free(m);
-	stop_clean();
+	itest_stop_clean(&srv);
 }
 END_TEST
 
