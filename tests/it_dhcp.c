@@ -70,19 +70,8 @@ static size_t exchange(unsigned port, const uint8_t *pkt, size_t len, uint8_t *r
 	return n;
 }
 
-static unsigned long long metric(const char *name)
-{
-	char *out = NULL;
-	unsigned long long v = ~0ULL;
-	ck_assert_int_eq(itest_run(&out, "curl -sS --fail http://127.0.0.1:%u/metrics", srv.http_port), 0);
-	const char *p = strstr(out, name);
-	while (p && p > out && p[-1] != '\n')
-		p = strstr(p + 1, name);
-	if (p)
-		v = strtoull(p + strlen(name), NULL, 10);
-	free(out);
-	return v;
-}
+/* A /metrics sample by its exact name (labels included); -1 when absent. */
+static long long metric(const char *name) { return itest_metric(&srv, name); }
 
 #define EDK2 "\x5d\x02\x00\x07\x5e\x03\x01\x03\x00\x3c\x20PXEClient:Arch:00007:UNDI:003000"
 
@@ -138,11 +127,11 @@ START_TEST(dhcp_offer_ack_and_silence)
 	pkt[244] = 0xf0; /* option 93's length runs past the packet */
 	ck_assert_uint_eq(exchange(dport, pkt, n, rep, sizeof rep, 500), 0);
 
-	ck_assert_uint_eq(metric("autopxe_dhcp_replies_total{type=\"offer\"} "), 1);
-	ck_assert_uint_eq(metric("autopxe_dhcp_replies_total{type=\"ack\"} "), 1);
-	ck_assert_uint_eq(metric("autopxe_dhcp_ignored_total{reason=\"not_pxe\"} "), 1);
-	ck_assert_uint_eq(metric("autopxe_dhcp_ignored_total{reason=\"not_for_us\"} "), 1);
-	ck_assert_uint_eq(metric("autopxe_dhcp_malformed_total "), 3);
+	ck_assert_int_eq(metric("autopxe_dhcp_replies_total{type=\"offer\"}"), 1);
+	ck_assert_int_eq(metric("autopxe_dhcp_replies_total{type=\"ack\"}"), 1);
+	ck_assert_int_eq(metric("autopxe_dhcp_ignored_total{reason=\"not_pxe\"}"), 1);
+	ck_assert_int_eq(metric("autopxe_dhcp_ignored_total{reason=\"not_for_us\"}"), 1);
+	ck_assert_int_eq(metric("autopxe_dhcp_malformed_total"), 3);
 	ck_assert(itest_log_contains(&srv, "proxyDHCP: dropped a malformed packet (200 bytes) from 127.0.0.1:"));
 	ck_assert(itest_log_contains(&srv, "wrong magic cookie"));
 	ck_assert(itest_log_contains(&srv, "an option runs past the end of its area"));
@@ -159,7 +148,7 @@ START_TEST(dhcp_repeated_discover_logged_once)
 	ck_assert(itest_log_contains(&srv, "proxyDHCP: 52:54:00:ab:cd:ef DISCOVERs again (xid 00000077) after our offer "
 	                                   "and never sends a REQUEST"));
 	ck_assert(itest_log_contains(&srv, "options 66/67"));
-	ck_assert_uint_eq(metric("autopxe_dhcp_no_merge_total "), 1);
+	ck_assert_int_eq(metric("autopxe_dhcp_no_merge_total"), 1);
 }
 END_TEST
 
@@ -170,7 +159,7 @@ START_TEST(dhcp_default_interfaces_skip_loopback)
 	size_t n = dhcp_build_request(DHCP_DISCOVER, 0x99, mac, OPTS(EDK2), pkt, sizeof pkt);
 	ck_assert_uint_eq(exchange(dport, pkt, n, rep, sizeof rep, 1000), 0);
 	ck_assert(itest_log_contains(&srv, "every non-loopback interface"));
-	ck_assert_uint_eq(metric("autopxe_dhcp_replies_total{type=\"offer\"} "), 0);
+	ck_assert_int_eq(metric("autopxe_dhcp_replies_total{type=\"offer\"}"), 0);
 }
 END_TEST
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "testutil.h"
 #include "util.h"
 
 #define MAC_COLON "bc:24:11:b0:1a:de"
@@ -62,22 +63,6 @@ static void teardown(void)
 	itest_cleanup(&srv);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	sbuf b = SBUF_INIT;
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		sbuf_append(&b, chunk, n);
-	fclose(f);
-	sbuf_append(&b, "", 0);
-	*len = b.len;
-	return sbuf_steal(&b);
-}
-
 /* Fetch name over TFTP with tftp-hpa into a new string (caller frees); NULL when the server answered ERROR
  * (tftp-hpa then prints "Error code N" and still exits 0). */
 static char *tftp_get(const char *name)
@@ -89,7 +74,7 @@ static char *tftp_get(const char *name)
 	int rc = itest_run(&msg, "tftp 127.0.0.1 %u -m binary -c get '%s' '%s' 2>&1", srv.tftp_port, name, out);
 	int failed = rc != 0 || (msg && strstr(msg, "Error"));
 	free(msg);
-	return failed ? NULL : slurp(out, &l);
+	return failed ? NULL : tu_slurp(out, &l);
 }
 
 /* Fetch name over TFTP with curl; NULL on failure. */
@@ -102,7 +87,7 @@ static char *curl_tftp_get(const char *name)
 	if (itest_run(NULL, "curl -sS --path-as-is -o '%s' 'tftp://127.0.0.1:%u/%s' 2>/dev/null", out, srv.tftp_port,
 	              name) != 0)
 		return NULL;
-	return slurp(out, &l);
+	return tu_slurp(out, &l);
 }
 
 /* Fetch /name over HTTP; the status goes to *status. The body (caller frees) or NULL. */
@@ -116,7 +101,7 @@ static char *http_get(const char *name, int *status)
 	                   srv.http_port, name);
 	*status = rc == 0 && code ? atoi(code) : -1;
 	free(code);
-	return slurp(out, &l);
+	return tu_slurp(out, &l);
 }
 
 /* What `autopxe render --format f` prints for the client (127.0.0.1, as the server sees the test's requests). */
