@@ -984,6 +984,12 @@ START_TEST(test_no_write_fds)
 			ck_assert_msg(strcmp(target, srv.log) == 0, "fd %d is %s, not the log", n, target);
 		if (strcmp(target, srv.log) == 0)
 			continue; /* stderr/stdout (itest's child also leaves its own copy of the log fd open) */
+		/* the state store (pins, timeline: StateDir, which itest puts in the test's own dir) is the one place
+		 * the server writes; nothing served or configured is ever open for writing */
+		char state[320];
+		snprintf(state, sizeof state, "%s/state/autopxe.db", srv.dir);
+		if (strncmp(target, state, strlen(state)) == 0)
+			continue;
 		ck_assert_msg((flags & O_ACCMODE) == O_RDONLY, "fd %d (%s) is open for writing (flags 0%lo)", n, target,
 		              flags);
 	}
