@@ -394,6 +394,25 @@ static void h_url(struct loader *L, const struct key_def *k, const yaml_node_t *
 	L->c->http_base_url = sv_dup(&v);
 }
 
+/* StateURL: "sqlite:///absolute/file" or "postgresql://..." (libpq's URL; may hold a password: never echoed). */
+static void h_state_url(struct loader *L, const struct key_def *k, const yaml_node_t *key, const yaml_node_t *val)
+{
+	struct sv v;
+	(void)key;
+	if (get_scalar(L, k->name, val, &v) || v.null)
+		return;
+	if (check_ctl(L, val, k->name, &v))
+		return;
+	int sq = v.len > 10 && strncmp(v.s, "sqlite:///", 10) == 0;
+	int pg = (v.len > 13 && strncmp(v.s, "postgresql://", 13) == 0) || (v.len > 11 && strncmp(v.s, "postgres://", 11) == 0);
+	if (!sq && !pg) {
+		ERR(L, val, "%s: not a sqlite:///<file> or postgresql://... URL", k->name);
+		return;
+	}
+	free(L->c->state_url);
+	L->c->state_url = sv_dup(&v);
+}
+
 static void h_listen(struct loader *L, const struct key_def *k, const yaml_node_t *key, const yaml_node_t *val)
 {
 	struct sv v;
@@ -744,6 +763,7 @@ static const struct key_def keys[] = {
     {"ProxyDHCPPort", h_uint, OFF(proxy_dhcp_port), 1, 65535, NULL},
     {"PXEBootServerPort", h_uint, OFF(pxe_server_port), 0, 65535, NULL},
     {"StateDir", h_path, OFF(state_dir), 0, 0, NULL},
+    {"StateURL", h_state_url, 0, 0, 0, NULL},
     {"StateStore", h_bool, OFF(state_store), 0, 0, NULL},
     {"NodeEvents", h_uint, OFF(node_events), 1, 10000, NULL},
     {"NodeTimeout", h_uint, OFF(node_timeout_s), 0, 86400, NULL},
@@ -1125,6 +1145,7 @@ void config_free(struct config *c)
 	free(c->iso_dir);
 	free(c->cache_dir);
 	free(c->state_dir);
+	free(c->state_url);
 	free(c->api_token_file);
 	free(c->user);
 	free(c);

@@ -101,6 +101,7 @@ struct config {
 	unsigned pxe_discovery_control; /* PXEDiscoveryControl, option 43 suboption 6, default 8; 0 = leave out */
 	unsigned proxy_dhcp_port;     /* ProxyDHCPPort, default 67 */
 	unsigned pxe_server_port;     /* PXEBootServerPort, default 4011; 0 = off */
+	char *state_url;          /* StateURL: sqlite:///file or postgresql://...; NULL = StateDir/autopxe.db */
 	char *state_dir;          /* StateDir: the state store (pins, boot timeline), default /var/lib/autopxe */
 	int state_store;          /* StateStore, default true; false = no pins API, no timeline */
 	unsigned node_events;     /* NodeEvents: events kept per node, default 50 (1..10000) */

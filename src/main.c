@@ -174,8 +174,9 @@ static int do_reload(char *msg, size_t len)
 			log_warn("TFTPListen/HTTPListen changed: listen addresses take effect at the next restart");
 		if (old && (old->cfg->state_store != s->cfg->state_store ||
 		            strcmp(old->cfg->state_dir ? old->cfg->state_dir : "", s->cfg->state_dir ? s->cfg->state_dir : "") ||
+		            strcmp(old->cfg->state_url ? old->cfg->state_url : "", s->cfg->state_url ? s->cfg->state_url : "") ||
 		            old->cfg->node_events != s->cfg->node_events || old->cfg->node_timeout_s != s->cfg->node_timeout_s))
-			log_warn("StateStore/StateDir/NodeEvents/NodeTimeout changed: they take effect at the next restart");
+			log_warn("StateStore/StateDir/StateURL/NodeEvents/NodeTimeout changed: they take effect at the next restart");
 		if (old && (old->cfg->tftp_threads != s->cfg->tftp_threads || old->cfg->http_threads != s->cfg->http_threads))
 			log_warn("TFTPThreads/HTTPThreads changed: thread counts take effect at the next restart");
 		if (old && s->cfg->proxy_dhcp && !g_dhcp_bound)
@@ -293,6 +294,7 @@ static int cmd_serve(struct opts *o)
 		goto fail;
 	if (c->state_store) {
 		struct store_opts so = {.state_dir = c->state_dir,
+		                        .url = c->state_url,
 		                        .keep_events = c->node_events,
 		                        .fail_after_s = c->node_timeout_s,
 		                        .queue_len = 16384};

@@ -178,6 +178,7 @@ START_TEST(test_all_keys)
 	const char *y = HDR "CmdlineTemplates:\n  t: >-\n    root=/dev/nfs\n    rw\n"
 	                    "TFTPListen: '[::]:6969'\nHTTPListen: 127.0.0.1:8080\n"
 	                    "HTTPBaseURL: https://boot.example/pxe\n"
+	                    "StateURL: postgresql://autopxe:pw@db.example:5432/autopxe\n"
 	                    "MenuTimeout: 0\nMenuTitle: \"Cluster: ${hostname}\"\nTimeoutAction: Reboot\n"
 	                    "FailureAction: menu\nBootRetries: 0\nRetryDelay: 500\nStaticDir: /srv/static/\n"
 	                    "IPXEDir: /opt/ipxe\nTemplatesDir: /etc/t\nISOPath: /iso\nUser: root\nLogLevel: debug\n"
@@ -196,6 +197,7 @@ START_TEST(test_all_keys)
 	listen_format(&c->http_listen, buf, sizeof buf);
 	ck_assert_str_eq(buf, "127.0.0.1:8080");
 	ck_assert_str_eq(c->http_base_url, "https://boot.example/pxe");
+	ck_assert_str_eq(c->state_url, "postgresql://autopxe:pw@db.example:5432/autopxe");
 	ck_assert_uint_eq(c->menu_timeout_ms, 0);
 	ck_assert_str_eq(c->menu_title, "Cluster: ${hostname}");
 	ck_assert_int_eq(c->timeout_action, ACTION_REBOOT);
@@ -380,6 +382,8 @@ static const struct {
     {HDR "HTTPBaseURL: http://a b/\n", "t.yaml:3:14: error: HTTPBaseURL: 'http://a b/' is not an http:// or https:// "
                                        "URL without spaces"},
     {HDR "User: 'a b'\n", "t.yaml:3:7: error: User: 'a b' is not a user name"},
+    {HDR "StateURL: mysql://u:secret@h/db\n", "t.yaml:3:11: error: StateURL: not a sqlite:///<file> or postgresql://... URL"},
+    {HDR "StateURL: sqlite://relative.db\n", "t.yaml:3:11: error: StateURL: not a sqlite:///<file> or postgresql://... URL"},
     {HDR "StaticDir: ''\n", "t.yaml:3:12: error: StaticDir: must not be empty"},
     {HDR "IPXEDir: {a: b}\n", "t.yaml:3:10: error: IPXEDir: expected a single value, found a map"},
     /* limits */
