@@ -18,6 +18,7 @@
 #include "demo.h"
 #include "dhcp_server.h"
 #include "diag.h"
+#include "export_tree.h"
 #include "http_server.h"
 #include "log.h"
 #include "mac.h"
@@ -46,6 +47,8 @@ static const char usage_text[] =
     "  render --mac MAC [--format ipxe|grub|pxelinux] [--ip ADDR] [--via http|tftp] [--server-ip ADDR]\n"
     "         [DISTRO]       print exactly the menu a client with MAC gets (DISTRO: an iPXE submenu)\n"
     "  check-config          load config, scan and templates; print every error/warning\n"
+    "  export-tree DIR       copy (or hard-link) every file the catalog names into DIR/boot/..., the tree an\n"
+    "                        HTTP mirror named by HTTPBaseURL(s) must serve\n"
     "  pin MAC BOOT [--once] [--until T]\n"
     "                        pin MAC to boot id BOOT through the running server's API (API pin >\n"
     "                        HostDefaults > DefaultDistro); --once: consumed when the node fetches that\n"
@@ -490,6 +493,28 @@ static int cmd_render(struct opts *o, const char *submenu)
 	return ret;
 }
 
+/* export-tree DIR: the catalog's files for an HTTP mirror, at the paths the menus name. */
+static int cmd_export_tree(const char *dir)
+{
+	struct export_stats st;
+	if (!dir || !*dir) {
+		fputs("autopxe: export-tree needs a directory\nTry 'autopxe --help'.\n", stderr);
+		return EXIT_USAGE;
+	}
+	struct snapshot *s = build_or_report();
+	if (!s)
+		return EXIT_CONFIG;
+	int rc = export_tree(s->vfs, dir, &st, stderr);
+	snapshot_unref(s);
+	if (rc) {
+		fprintf(stderr, "autopxe: export-tree %s: %s\n", dir, strerror(-rc));
+		return EXIT_RUNTIME;
+	}
+	printf("export-tree: %zu files (%zu hard links, %zu copies, %llu bytes) in %s/boot, %zu skipped\n", st.files,
+	       st.linked, st.files - st.linked, st.bytes, dir, st.skipped);
+	return st.skipped ? EXIT_RUNTIME : EXIT_OK;
+}
+
 static int cmd_check(void)
 {
 	struct diag d;
@@ -569,11 +594,12 @@ int main(int argc, char **argv)
 		return cli_fleet(cmd, argv + optind, argc - optind, &fo, stdout, stderr);
 	}
 	const char *arg = optind < argc ? argv[optind++] : NULL;
-	if (optind < argc || (arg && strcmp(cmd, "render") != 0)) {
+	if (optind < argc || (arg && strcmp(cmd, "render") != 0 && strcmp(cmd, "export-tree") != 0)) {
 		fprintf(stderr, "autopxe: unexpected argument '%s'\nTry 'autopxe --help'.\n", arg ? arg : argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (strcmp(cmd, "serve") && strcmp(cmd, "scan") && strcmp(cmd, "render") && strcmp(cmd, "check-config")) {
+	if (strcmp(cmd, "serve") && strcmp(cmd, "scan") && strcmp(cmd, "render") && strcmp(cmd, "check-config") &&
+	    strcmp(cmd, "export-tree")) {
 		fprintf(stderr, "autopxe: unknown command '%s'\nTry 'autopxe --help'.\n", cmd);
 		return EXIT_USAGE;
 	}
@@ -599,5 +625,7 @@ int main(int argc, char **argv)
 		return cmd_scan(&o);
 	if (strcmp(cmd, "render") == 0)
 		return cmd_render(&o, arg);
+	if (strcmp(cmd, "export-tree") == 0)
+		return cmd_export_tree(arg);
 	return cmd_check();
 }
