@@ -7,7 +7,7 @@ BUILD="build-essential pkg-config libyaml-dev libarchive-dev libblkid-dev libmic
 TEST="curl tftp-hpa atftp tftpd-hpa dnsmasq-base nginx-light wrk valgrind clang libclang-rt-14-dev
   xorriso squashfs-tools e2fsprogs qemu-system-x86 ipxe-qemu ipxe busybox-static cpio gzip ovmf
   iproute2 nftables procps psmisc python3 buildah debootstrap xz-utils liblzma-dev podman runc docker.io chromium
-  grub-efi-amd64-bin grub-common pxelinux syslinux-common postgresql"
+  grub-efi-amd64-bin grub-common pxelinux syslinux-common postgresql python3-yaml"
 PKGS=$BUILD
 [ "${1:-}" = "--test" ] && PKGS="$BUILD $TEST"
 missing=""

@@ -856,6 +856,7 @@ static const struct key_def keys[] = {
     {"PXEBootServerPort", h_uint, OFF(pxe_server_port), 0, 65535, NULL},
     {"StateDir", h_path, OFF(state_dir), 0, 0, NULL},
     {"StateURL", h_state_url, 0, 0, 0, NULL},
+    {"StateURLFile", h_path, OFF(state_url_file), 0, 0, NULL},
     {"StateStore", h_bool, OFF(state_store), 0, 0, NULL},
     {"NodeEvents", h_uint, OFF(node_events), 1, 10000, NULL},
     {"NodeTimeout", h_uint, OFF(node_timeout_s), 0, 86400, NULL},
@@ -1241,6 +1242,7 @@ void config_free(struct config *c)
 	free(c->cache_dir);
 	free(c->state_dir);
 	free(c->state_url);
+	free(c->state_url_file);
 	free(c->api_token_file);
 	free(c->user);
 	free(c);

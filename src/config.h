@@ -112,6 +112,7 @@ struct config {
 	unsigned proxy_dhcp_port;     /* ProxyDHCPPort, default 67 */
 	unsigned pxe_server_port;     /* PXEBootServerPort, default 4011; 0 = off */
 	char *state_url;          /* StateURL: sqlite:///file or postgresql://...; NULL = StateDir/autopxe.db */
+	char *state_url_file;     /* StateURLFile: StateURL on its first line (a Secret), read at start-up */
 	char *state_dir;          /* StateDir: the state store (pins, boot timeline), default /var/lib/autopxe */
 	int state_store;          /* StateStore, default true; false = no pins API, no timeline */
 	unsigned node_events;     /* NodeEvents: events kept per node, default 50 (1..10000) */

@@ -295,9 +295,25 @@ static int cmd_serve(struct opts *o)
 		state_dir_prepare(c);
 	if (drop_privileges(c->user) != 0)
 		goto fail;
+	char url_buf[1100] = "";
+	if (c->state_store && c->state_url_file) {
+		/* read after the privilege drop: the file is the server's own (a Secret mounted for its user) */
+		FILE *uf = fopen(c->state_url_file, "re");
+		if (!uf || !fgets(url_buf, sizeof url_buf, uf))
+			log_error("StateURLFile %s cannot be read (%s): the state store runs on StateDir", c->state_url_file,
+			          uf ? "empty" : strerror(errno));
+		if (uf)
+			fclose(uf);
+		url_buf[strcspn(url_buf, "\r\n")] = '\0';
+		if (url_buf[0] && strncmp(url_buf, "postgresql://", 13) && strncmp(url_buf, "postgres://", 11) &&
+		    strncmp(url_buf, "sqlite:///", 10)) {
+			log_error("StateURLFile %s: not a sqlite:///<file> or postgresql://... URL", c->state_url_file);
+			url_buf[0] = '\0';
+		}
+	}
 	if (c->state_store) {
 		struct store_opts so = {.state_dir = c->state_dir,
-		                        .url = c->state_url,
+		                        .url = url_buf[0] ? url_buf : c->state_url,
 		                        .keep_events = c->node_events,
 		                        .fail_after_s = c->node_timeout_s,
 		                        .queue_len = 16384};
