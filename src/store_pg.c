@@ -29,6 +29,10 @@ static const char *const migrations[] = {
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 #define POLL_OVERLAP 1024 /* event ids re-read per poll: transactions commit out of id order */
 
+/* The highest event id this process has read, kept across reconnects (the store is process-wide): a new
+ * connection after an outage goes on from there instead of reading the whole table again. */
+static long long seen_id;
+
 struct pdb {
 	PGconn *c;
 	char origin[64];
@@ -133,6 +137,7 @@ static int pdb_open(const char *url, const char *origin, void **out, char *err, 
 	if (!d)
 		return -ENOMEM;
 	snprintf(d->origin, sizeof d->origin, "%s", origin ? origin : "");
+	d->last_id = seen_id;
 	d->c = PQconnectdbParams(keys, vals, 1);
 	if (!d->c) {
 		free(d);
@@ -320,7 +325,7 @@ static int events_from(struct pdb *d, long long since, int skip_own, int (*cb)(v
 		struct store_event e;
 		long long id = ll(r, i, 9);
 		if (id > d->last_id)
-			d->last_id = id;
+			d->last_id = seen_id = id;
 		memset(&e, 0, sizeof e);
 		if (mac_parse_str(PQgetvalue(r, i, 0), e.mac) != 0)
 			continue;
@@ -343,7 +348,7 @@ static int events_from(struct pdb *d, long long since, int skip_own, int (*cb)(v
 static int pdb_events_load(void *db, int (*cb)(void *, const struct store_event *), void *arg)
 {
 	struct pdb *d = db;
-	d->last_id = 0;
+	d->last_id = seen_id = 0;
 	return events_from(d, 0, 0, cb, arg);
 }
 
