@@ -32,7 +32,7 @@ RUN BUILD_IPXE="${BUILD_IPXE}" IPXE_ARGS="${IPXE_ARGS}" RUN_TESTS="${RUN_TESTS}"
 FROM ${RUNTIME_IMAGE} AS runtime-base
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libyaml-0-2 libarchive13 libblkid1 libmicrohttpd12 libjansson4 libsqlite3-0 \
+      libyaml-0-2 libarchive13 libblkid1 libmicrohttpd12 libjansson4 libsqlite3-0 libpq5 \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && useradd --system --uid 10001 --user-group --home-dir /nonexistent --no-create-home \

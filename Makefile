@@ -6,7 +6,7 @@ BUILD    ?= build
 CC       ?= cc
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS      := yaml-0.1 libarchive blkid libmicrohttpd jansson sqlite3
+PKGS      := yaml-0.1 libarchive blkid libmicrohttpd jansson sqlite3 libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 # Compile, set the capability, and what `make unit` runs besides the compiler (tests/check_iso.c builds
 # ISO, squashfs and ext4 images): keep in step with the unit suites.
-BUILD_PKGS="build-essential pkg-config libyaml-dev libarchive-dev libblkid-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev check
+BUILD_PKGS="build-essential pkg-config libyaml-dev libarchive-dev libblkid-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev check
   libcap2-bin xorriso squashfs-tools e2fsprogs"
 IPXE_PKGS="gcc make binutils perl liblzma-dev git ca-certificates"
 PREFIX=/usr/local

@@ -376,6 +376,15 @@ static void h_user(struct loader *L, const struct key_def *k, const yaml_node_t 
 	L->c->user = sv_dup(&v);
 }
 
+static int url_ok(const struct sv *v)
+{
+	size_t pre = v->len >= 7 && strncasecmp(v->s, "http://", 7) == 0    ? 7
+	             : v->len >= 8 && strncasecmp(v->s, "https://", 8) == 0 ? 8
+	                                                                    : 0;
+	return pre && v->len != pre && v->s[pre] != '/' && !memchr(v->s, ' ', v->len) && !memchr(v->s, '"', v->len) &&
+	       !memchr(v->s, '$', v->len) && !memchr(v->s, '\\', v->len);
+}
+
 static void h_url(struct loader *L, const struct key_def *k, const yaml_node_t *key, const yaml_node_t *val)
 {
 	struct sv v;
@@ -383,15 +392,116 @@ static void h_url(struct loader *L, const struct key_def *k, const yaml_node_t *
 		return;
 	if (check_ctl(L, val, k->name, &v))
 		return;
-	size_t pre = v.len >= 7 && strncasecmp(v.s, "http://", 7) == 0    ? 7
-	             : v.len >= 8 && strncasecmp(v.s, "https://", 8) == 0 ? 8
-	                                                                  : 0;
-	if (!pre || v.len == pre || v.s[pre] == '/' || memchr(v.s, ' ', v.len) || memchr(v.s, '"', v.len)) {
+	if (!url_ok(&v)) {
 		ERR(L, val, "%s: '%s' is not an http:// or https:// URL without spaces", k->name, SHOW(v));
 		return;
 	}
 	free(L->c->http_base_url);
 	L->c->http_base_url = sv_dup(&v);
+}
+
+/* "192.0.2.0/24", "2001:db8::/32", a bare address (a /32 or /128) -> 16 bytes (IPv4 mapped) and a prefix over
+ * 128 bits. 0 or -EINVAL (also for host bits set beyond the prefix). */
+static int parse_cidr(const char *s, size_t len, uint8_t addr[16], unsigned *prefix)
+{
+	char buf[64];
+	const char *slash;
+	unsigned long p;
+	int v6;
+	if (len >= sizeof buf)
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	slash = strchr(buf, '/');
+	v6 = strchr(buf, ':') != NULL;
+	if (slash) {
+		char *end;
+		errno = 0;
+		p = strtoul(slash + 1, &end, 10);
+		if (!slash[1] || *end || errno || p > (v6 ? 128u : 32u))
+			return -EINVAL;
+		buf[slash - buf] = '\0';
+	} else {
+		p = v6 ? 128 : 32;
+	}
+	memset(addr, 0, 16);
+	if (v6) {
+		if (inet_pton(AF_INET6, buf, addr) != 1)
+			return -EINVAL;
+		*prefix = (unsigned)p;
+	} else {
+		addr[10] = addr[11] = 0xff;
+		if (inet_pton(AF_INET, buf, addr + 12) != 1)
+			return -EINVAL;
+		*prefix = (unsigned)p + 96;
+	}
+	for (unsigned b = *prefix; b < 128; b++)
+		if (addr[b / 8] & (0x80 >> (b % 8)))
+			return -EINVAL;
+	return 0;
+}
+
+/* HTTPBaseURLs: a map of client subnet -> mirror URL. */
+static void h_base_urls(struct loader *L, const struct key_def *k, const yaml_node_t *key, const yaml_node_t *val)
+{
+	struct config *c = L->c;
+	(void)key;
+	if (c->base_urls || is_null_node(val))
+		return;
+	if (val->type != YAML_MAPPING_NODE) {
+		ERR(L, val, "%s: expected a map of subnet: URL, found %s", k->name, kind_name(val));
+		return;
+	}
+	size_t npairs = (size_t)(val->data.mapping.pairs.top - val->data.mapping.pairs.start);
+	c->base_urls = xcalloc(npairs ? npairs : 1, sizeof *c->base_urls);
+	for (yaml_node_pair_t *p = val->data.mapping.pairs.start; p < val->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = node(L, p->key), *vn = node(L, p->value);
+		struct sv m, v;
+		struct cfg_base_url *b = &c->base_urls[c->n_base_urls];
+		if (get_scalar(L, k->name, kn, &m))
+			continue;
+		if (parse_cidr(m.s, m.len, b->addr, &b->prefix) != 0) {
+			ERR(L, kn, "%s: '%s' is not a subnet (192.0.2.0/24, 2001:db8::/32)", k->name, SHOW(m));
+			continue;
+		}
+		for (size_t i = 0; i < c->n_base_urls; i++)
+			if (c->base_urls[i].prefix == b->prefix && memcmp(c->base_urls[i].addr, b->addr, 16) == 0)
+				WARN(L, kn, "%s: '%s' is given twice (line %u): the first one applies", k->name, SHOW(m),
+				     c->base_urls[i].line);
+		char what[160];
+		snprintf(what, sizeof what, "%s: %s", k->name, SHOW(m));
+		if (get_scalar(L, what, vn, &v) || v.null || check_ctl(L, vn, what, &v))
+			continue;
+		if (!url_ok(&v)) {
+			ERR(L, vn, "%s: '%s' is not an http:// or https:// URL without spaces", what, SHOW(v));
+			continue;
+		}
+		b->url = xcalloc(v.len + 2, 1);
+		memcpy(b->url, v.s, v.len);
+		if (v.s[v.len - 1] != '/')
+			b->url[v.len] = '/';
+		b->line = mark_num(kn->start_mark.line);
+		c->n_base_urls++;
+	}
+}
+
+/* StateURL: "sqlite:///absolute/file" or "postgresql://..." (libpq's URL; may hold a password: never echoed). */
+static void h_state_url(struct loader *L, const struct key_def *k, const yaml_node_t *key, const yaml_node_t *val)
+{
+	struct sv v;
+	(void)key;
+	if (get_scalar(L, k->name, val, &v) || v.null)
+		return;
+	if (check_ctl(L, val, k->name, &v))
+		return;
+	int sq = v.len > 10 && strncmp(v.s, "sqlite:///", 10) == 0;
+	int pg = (v.len > 13 && strncmp(v.s, "postgresql://", 13) == 0) || (v.len > 11 && strncmp(v.s, "postgres://", 11) == 0);
+	if (!sq && !pg) {
+		ERR(L, val, "%s: not a sqlite:///<file> or postgresql://... URL", k->name);
+		return;
+	}
+	free(L->c->state_url);
+	L->c->state_url = sv_dup(&v);
 }
 
 static void h_listen(struct loader *L, const struct key_def *k, const yaml_node_t *key, const yaml_node_t *val)
@@ -710,6 +820,7 @@ static const struct key_def keys[] = {
     {"TFTPListen", h_listen, OFF(tftp_listen), 0, 0, NULL},
     {"HTTPListen", h_listen, OFF(http_listen), 0, 0, NULL},
     {"HTTPBaseURL", h_url, 0, 0, 0, NULL},
+    {"HTTPBaseURLs", h_base_urls, 0, 0, 0, NULL},
     {"MenuTimeout", h_uint, OFF(menu_timeout_ms), 0, 86400000, NULL},
     {"MenuTitle", h_text, OFF(menu_title), 0, 0, NULL},
     {"TimeoutAction", h_word, OFF(timeout_action), 0, 0, timeout_words},
@@ -744,6 +855,8 @@ static const struct key_def keys[] = {
     {"ProxyDHCPPort", h_uint, OFF(proxy_dhcp_port), 1, 65535, NULL},
     {"PXEBootServerPort", h_uint, OFF(pxe_server_port), 0, 65535, NULL},
     {"StateDir", h_path, OFF(state_dir), 0, 0, NULL},
+    {"StateURL", h_state_url, 0, 0, 0, NULL},
+    {"StateURLFile", h_path, OFF(state_url_file), 0, 0, NULL},
     {"StateStore", h_bool, OFF(state_store), 0, 0, NULL},
     {"NodeEvents", h_uint, OFF(node_events), 1, 10000, NULL},
     {"NodeTimeout", h_uint, OFF(node_timeout_s), 0, 86400, NULL},
@@ -1117,6 +1230,9 @@ void config_free(struct config *c)
 	free(c->default_distro);
 	free(c->rootfs_path);
 	free(c->http_base_url);
+	for (size_t i = 0; i < c->n_base_urls; i++)
+		free(c->base_urls[i].url);
+	free(c->base_urls);
 	free(c->menu_title);
 	free(c->static_dir);
 	free(c->ipxe_dir);
@@ -1125,6 +1241,8 @@ void config_free(struct config *c)
 	free(c->iso_dir);
 	free(c->cache_dir);
 	free(c->state_dir);
+	free(c->state_url);
+	free(c->state_url_file);
 	free(c->api_token_file);
 	free(c->user);
 	free(c);
@@ -1220,6 +1338,37 @@ const struct cfg_host *config_host(const struct config *c, const uint8_t mac[6])
 		if (memcmp(c->hosts[i].mac, mac, 6) == 0)
 			return &c->hosts[i];
 	return NULL;
+}
+
+const char *config_base_url_for(const struct config *c, const char *ip)
+{
+	uint8_t a[16];
+	const char *best = NULL;
+	unsigned best_len = 0;
+	if (!c || !c->n_base_urls || !ip || !*ip)
+		return NULL;
+	memset(a, 0, sizeof a);
+	if (strchr(ip, ':')) {
+		if (inet_pton(AF_INET6, ip, a) != 1)
+			return NULL;
+	} else {
+		a[10] = a[11] = 0xff;
+		if (inet_pton(AF_INET, ip, a + 12) != 1)
+			return NULL;
+	}
+	for (size_t i = 0; i < c->n_base_urls; i++) {
+		const struct cfg_base_url *b = &c->base_urls[i];
+		unsigned full = b->prefix / 8, rest = b->prefix % 8;
+		if (memcmp(a, b->addr, full) != 0)
+			continue;
+		if (rest && ((a[full] ^ b->addr[full]) & (uint8_t)(0xff << (8 - rest))))
+			continue;
+		if (!best || b->prefix > best_len) {
+			best = b->url;
+			best_len = b->prefix;
+		}
+	}
+	return best;
 }
 
 const char *config_boot_file(const struct config *c, unsigned arch)

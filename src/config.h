@@ -22,6 +22,14 @@ struct cfg_bootfile {
 	int line, col;
 };
 
+/* HTTPBaseURLs entry: clients in addr/prefix load kernels and initrds from url (ends in '/'). */
+struct cfg_base_url {
+	uint8_t addr[16]; /* network, IPv4 as ::ffff:a.b.c.d */
+	unsigned prefix;  /* over the 128 bits (IPv4 /24 is 120) */
+	char *url;
+	unsigned line;
+};
+
 struct cfg_host {
 	uint8_t mac[6];
 	char *boot_id; /* as written: distro/release/kernel/template */
@@ -60,6 +68,8 @@ struct config {
 	struct listen_spec tftp_listen; /* TFTPListen, default 0.0.0.0:69 */
 	struct listen_spec http_listen; /* HTTPListen, default 0.0.0.0:80 */
 	char *http_base_url;            /* HTTPBaseURL, NULL = derive from the request's local address */
+	struct cfg_base_url *base_urls; /* HTTPBaseURLs: client subnet -> mirror, in file order */
+	size_t n_base_urls;
 
 	unsigned menu_timeout_ms;       /* MenuTimeout, default 10000; 0 = wait forever */
 	char *menu_title;               /* MenuTitle, default "AutoPXE boot menu" */
@@ -101,6 +111,8 @@ struct config {
 	unsigned pxe_discovery_control; /* PXEDiscoveryControl, option 43 suboption 6, default 8; 0 = leave out */
 	unsigned proxy_dhcp_port;     /* ProxyDHCPPort, default 67 */
 	unsigned pxe_server_port;     /* PXEBootServerPort, default 4011; 0 = off */
+	char *state_url;          /* StateURL: sqlite:///file or postgresql://...; NULL = StateDir/autopxe.db */
+	char *state_url_file;     /* StateURLFile: StateURL on its first line (a Secret), read at start-up */
 	char *state_dir;          /* StateDir: the state store (pins, boot timeline), default /var/lib/autopxe */
 	int state_store;          /* StateStore, default true; false = no pins API, no timeline */
 	unsigned node_events;     /* NodeEvents: events kept per node, default 50 (1..10000) */
@@ -130,6 +142,9 @@ void listen_format(const struct listen_spec *l, char *buf, size_t len);
 const char *config_env(const struct config *c, const char *name);
 const char *config_template(const struct config *c, const char *name);
 const struct cfg_host *config_host(const struct config *c, const uint8_t mac[6]);
+/* HTTPBaseURLs: the URL (ending in '/') of the longest prefix holding client address ip ("192.0.2.7",
+ * "2001:db8::7", "::ffff:192.0.2.7"), else NULL. Borrowed from c. */
+const char *config_base_url_for(const struct config *c, const char *ip);
 /* The BootFiles entry for an architecture: its file ("" = do not answer), or NULL when none is configured. */
 const char *config_boot_file(const struct config *c, unsigned arch);
 /* 1 when ProxyDHCPInterfaces lets the proxyDHCP answer on interface `name` (is_loopback: its IFF_LOOPBACK). */

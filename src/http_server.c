@@ -227,6 +227,14 @@ static enum MHD_Result h_healthz(struct hctx *h)
 			return MHD_NO;
 		return send_sbuf(h->c, h->r, h->head, MHD_HTTP_OK, "text/plain; charset=utf-8", &b);
 	}
+	store_status(msg, sizeof(msg));
+	if (msg[0]) { /* still serving (200): menus come from config and the last known pins */
+		sbuf b = SBUF_INIT;
+		snprintf(body, sizeof(body), "state degraded: %s\n", msg);
+		if (sbuf_puts(&b, body) != 0)
+			return MHD_NO;
+		return send_sbuf(h->c, h->r, h->head, MHD_HTTP_OK, "text/plain; charset=utf-8", &b);
+	}
 	return send_text(h->c, h->r, h->head, MHD_HTTP_OK, "ok\n", NULL);
 }
 

@@ -18,6 +18,7 @@
 #include "demo.h"
 #include "dhcp_server.h"
 #include "diag.h"
+#include "export_tree.h"
 #include "http_server.h"
 #include "log.h"
 #include "mac.h"
@@ -46,6 +47,8 @@ static const char usage_text[] =
     "  render --mac MAC [--format ipxe|grub|pxelinux] [--ip ADDR] [--via http|tftp] [--server-ip ADDR]\n"
     "         [DISTRO]       print exactly the menu a client with MAC gets (DISTRO: an iPXE submenu)\n"
     "  check-config          load config, scan and templates; print every error/warning\n"
+    "  export-tree DIR       copy (or hard-link) every file the catalog names into DIR/boot/..., the tree an\n"
+    "                        HTTP mirror named by HTTPBaseURL(s) must serve\n"
     "  pin MAC BOOT [--once] [--until T]\n"
     "                        pin MAC to boot id BOOT through the running server's API (API pin >\n"
     "                        HostDefaults > DefaultDistro); --once: consumed when the node fetches that\n"
@@ -174,8 +177,9 @@ static int do_reload(char *msg, size_t len)
 			log_warn("TFTPListen/HTTPListen changed: listen addresses take effect at the next restart");
 		if (old && (old->cfg->state_store != s->cfg->state_store ||
 		            strcmp(old->cfg->state_dir ? old->cfg->state_dir : "", s->cfg->state_dir ? s->cfg->state_dir : "") ||
+		            strcmp(old->cfg->state_url ? old->cfg->state_url : "", s->cfg->state_url ? s->cfg->state_url : "") ||
 		            old->cfg->node_events != s->cfg->node_events || old->cfg->node_timeout_s != s->cfg->node_timeout_s))
-			log_warn("StateStore/StateDir/NodeEvents/NodeTimeout changed: they take effect at the next restart");
+			log_warn("StateStore/StateDir/StateURL/NodeEvents/NodeTimeout changed: they take effect at the next restart");
 		if (old && (old->cfg->tftp_threads != s->cfg->tftp_threads || old->cfg->http_threads != s->cfg->http_threads))
 			log_warn("TFTPThreads/HTTPThreads changed: thread counts take effect at the next restart");
 		if (old && s->cfg->proxy_dhcp && !g_dhcp_bound)
@@ -291,8 +295,25 @@ static int cmd_serve(struct opts *o)
 		state_dir_prepare(c);
 	if (drop_privileges(c->user) != 0)
 		goto fail;
+	char url_buf[1100] = "";
+	if (c->state_store && c->state_url_file) {
+		/* read after the privilege drop: the file is the server's own (a Secret mounted for its user) */
+		FILE *uf = fopen(c->state_url_file, "re");
+		if (!uf || !fgets(url_buf, sizeof url_buf, uf))
+			log_error("StateURLFile %s cannot be read (%s): the state store runs on StateDir", c->state_url_file,
+			          uf ? "empty" : strerror(errno));
+		if (uf)
+			fclose(uf);
+		url_buf[strcspn(url_buf, "\r\n")] = '\0';
+		if (url_buf[0] && strncmp(url_buf, "postgresql://", 13) && strncmp(url_buf, "postgres://", 11) &&
+		    strncmp(url_buf, "sqlite:///", 10)) {
+			log_error("StateURLFile %s: not a sqlite:///<file> or postgresql://... URL", c->state_url_file);
+			url_buf[0] = '\0';
+		}
+	}
 	if (c->state_store) {
 		struct store_opts so = {.state_dir = c->state_dir,
+		                        .url = url_buf[0] ? url_buf : c->state_url,
 		                        .keep_events = c->node_events,
 		                        .fail_after_s = c->node_timeout_s,
 		                        .queue_len = 16384};
@@ -488,6 +509,28 @@ static int cmd_render(struct opts *o, const char *submenu)
 	return ret;
 }
 
+/* export-tree DIR: the catalog's files for an HTTP mirror, at the paths the menus name. */
+static int cmd_export_tree(const char *dir)
+{
+	struct export_stats st;
+	if (!dir || !*dir) {
+		fputs("autopxe: export-tree needs a directory\nTry 'autopxe --help'.\n", stderr);
+		return EXIT_USAGE;
+	}
+	struct snapshot *s = build_or_report();
+	if (!s)
+		return EXIT_CONFIG;
+	int rc = export_tree(s->vfs, dir, &st, stderr);
+	snapshot_unref(s);
+	if (rc) {
+		fprintf(stderr, "autopxe: export-tree %s: %s\n", dir, strerror(-rc));
+		return EXIT_RUNTIME;
+	}
+	printf("export-tree: %zu files (%zu hard links, %zu copies, %llu bytes) in %s/boot, %zu skipped\n", st.files,
+	       st.linked, st.files - st.linked, st.bytes, dir, st.skipped);
+	return st.skipped ? EXIT_RUNTIME : EXIT_OK;
+}
+
 static int cmd_check(void)
 {
 	struct diag d;
@@ -567,11 +610,12 @@ int main(int argc, char **argv)
 		return cli_fleet(cmd, argv + optind, argc - optind, &fo, stdout, stderr);
 	}
 	const char *arg = optind < argc ? argv[optind++] : NULL;
-	if (optind < argc || (arg && strcmp(cmd, "render") != 0)) {
+	if (optind < argc || (arg && strcmp(cmd, "render") != 0 && strcmp(cmd, "export-tree") != 0)) {
 		fprintf(stderr, "autopxe: unexpected argument '%s'\nTry 'autopxe --help'.\n", arg ? arg : argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (strcmp(cmd, "serve") && strcmp(cmd, "scan") && strcmp(cmd, "render") && strcmp(cmd, "check-config")) {
+	if (strcmp(cmd, "serve") && strcmp(cmd, "scan") && strcmp(cmd, "render") && strcmp(cmd, "check-config") &&
+	    strcmp(cmd, "export-tree")) {
 		fprintf(stderr, "autopxe: unknown command '%s'\nTry 'autopxe --help'.\n", cmd);
 		return EXIT_USAGE;
 	}
@@ -597,5 +641,7 @@ int main(int argc, char **argv)
 		return cmd_scan(&o);
 	if (strcmp(cmd, "render") == 0)
 		return cmd_render(&o, arg);
+	if (strcmp(cmd, "export-tree") == 0)
+		return cmd_export_tree(arg);
 	return cmd_check();
 }

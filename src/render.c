@@ -1024,6 +1024,15 @@ static void rctx_init(struct rctx *x, const struct config *cfg, const struct cat
 	x->base = cl->file_base && *cl->file_base && label_ok(cl->file_base) ? cl->file_base : "/";
 }
 
+/* iPXE menus (and their command lines): a client in a subnet of HTTPBaseURLs loads kernels and initrds from
+ * that mirror instead of file_base. */
+static void base_for_client(struct rctx *x, const struct config *cfg, const struct render_client *cl)
+{
+	const char *u = config_base_url_for(cfg, cl->ip);
+	if (u && label_ok(u))
+		x->base = u;
+}
+
 /* Free what x owns (its template data and scratch buffers); the borrowed pointers stay untouched. */
 static void rctx_free(struct rctx *x)
 {
@@ -1047,6 +1056,7 @@ int render_boot_cmdline(const struct config *cfg, const struct catalog *cat, con
 	if (!bt || !bt->release || !bt->kernel || !bt->tmpl || !cl)
 		return -EINVAL;
 	rctx_init(&x, cfg, cat, cl);
+	base_for_client(&x, cfg, cl);
 	rc = entry_cmdline(&x, bt->release, bt->distro->name, bt->kernel, bt->kernel_word, bt->tmpl);
 	if (!rc)
 		rc = sbuf_append(out, x.cmd.data ? x.cmd.data : "", x.cmd.len);
@@ -1064,6 +1074,7 @@ int render_menu(const struct config *cfg, const struct catalog *cat, const struc
 	if (!cl)
 		return -EINVAL;
 	rctx_init(&x, cfg, cat, cl); /* before any goto out: that frees x */
+	base_for_client(&x, cfg, cl);
 	if (!t) { /* convenience for tools and tests: the built-in templates */
 		struct diag dg;
 		diag_init(&dg);

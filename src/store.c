@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "mac.h"
@@ -35,7 +36,7 @@ int node_state_parse(const char *name)
 }
 
 /* A queued item: a front-end event (file not yet classified) or a pin operation. */
-enum qtype { Q_MENU, Q_FILE, Q_PIN_PUT, Q_PIN_DEL };
+enum qtype { Q_MENU, Q_FILE, Q_PIN_PUT, Q_PIN_DEL, Q_PIN_CONSUME };
 struct qitem {
 	enum qtype type;
 	struct store_event ev;
@@ -84,12 +85,23 @@ static struct {
 
 	pthread_mutex_t iplock;
 	struct ipent *ipmap;
+
+	/* shared backends (writer thread only, except degraded which is read under dlock) */
+	char where[1100], origin[96];
+	uint64_t pin_gen;                 /* local pin changes (plock) */
+	struct store_event *backlog;      /* events not yet written */
+	size_t backlog_n, backlog_cap;
+	struct qitem *pend;               /* pin operations not yet written */
+	size_t pend_n, pend_cap;
+	int64_t retry_at, poll_at;
+	pthread_mutex_t dlock;
 } G = {.qlock = PTHREAD_MUTEX_INITIALIZER,
        .qcond = PTHREAD_COND_INITIALIZER,
        .qdone = PTHREAD_COND_INITIALIZER,
        .plock = PTHREAD_MUTEX_INITIALIZER,
        .nlock = PTHREAD_MUTEX_INITIALIZER,
-       .iplock = PTHREAD_MUTEX_INITIALIZER};
+       .iplock = PTHREAD_MUTEX_INITIALIZER,
+       .dlock = PTHREAD_MUTEX_INITIALIZER};
 
 static atomic_uint_fast64_t pin_version = 1;
 static atomic_size_t pin_count; /* G.n_pins, for lock-free "any pins at all?" checks */
@@ -182,9 +194,9 @@ static ssize_t pin_index(const uint8_t mac[6])
 	return -1;
 }
 
-static void pinq_push(enum qtype t, const struct store_pin *p)
+/* qlock held */
+static void pinq_push_locked(enum qtype t, const struct store_pin *p)
 {
-	pthread_mutex_lock(&G.qlock);
 	if (G.pinq_n < G.pinq_cap || array_grow((void **)&G.pinq, &G.pinq_cap, G.pinq_n, sizeof *G.pinq) == 0) {
 		memset(&G.pinq[G.pinq_n], 0, sizeof G.pinq[0]);
 		G.pinq[G.pinq_n].type = t;
@@ -195,6 +207,12 @@ static void pinq_push(enum qtype t, const struct store_pin *p)
 		atomic_fetch_add(&n_be_errors, 1);
 		log_error("store: out of memory queueing a pin change (kept in memory only)");
 	}
+}
+
+static void pinq_push(enum qtype t, const struct store_pin *p)
+{
+	pthread_mutex_lock(&G.qlock);
+	pinq_push_locked(t, p);
 	pthread_mutex_unlock(&G.qlock);
 }
 
@@ -224,13 +242,18 @@ int store_pin_set(const struct store_pin *p)
 	int rc;
 	if (!G.open)
 		return -ENODEV;
+	/* the memory change and its queueing are one step for the writer's poll (qlock, then plock) */
+	pthread_mutex_lock(&G.qlock);
 	pthread_mutex_lock(&G.plock);
 	rc = pin_mem_put(p);
+	G.pin_gen++;
 	pthread_mutex_unlock(&G.plock);
+	if (!rc)
+		pinq_push_locked(Q_PIN_PUT, p);
+	pthread_mutex_unlock(&G.qlock);
 	if (rc)
 		return rc;
 	atomic_fetch_add(&pin_version, 1);
-	pinq_push(Q_PIN_PUT, p);
 	return 0;
 }
 
@@ -240,17 +263,22 @@ int store_pin_del(const uint8_t mac[6])
 	ssize_t i;
 	if (!G.open)
 		return -ENODEV;
+	memset(&p, 0, sizeof p);
+	memcpy(p.mac, mac, 6);
+	pthread_mutex_lock(&G.qlock);
 	pthread_mutex_lock(&G.plock);
 	i = pin_index(mac);
-	if (i >= 0)
+	if (i >= 0) {
 		pin_mem_del_at((size_t)i);
+		G.pin_gen++;
+	}
 	pthread_mutex_unlock(&G.plock);
+	if (i >= 0)
+		pinq_push_locked(Q_PIN_DEL, &p);
+	pthread_mutex_unlock(&G.qlock);
 	if (i < 0)
 		return -ENOENT;
 	atomic_fetch_add(&pin_version, 1);
-	memset(&p, 0, sizeof p);
-	memcpy(p.mac, mac, 6);
-	pinq_push(Q_PIN_DEL, &p);
 	return 0;
 }
 
@@ -265,6 +293,7 @@ int store_pin_get(const uint8_t mac[6], struct store_pin *out)
 	if (i >= 0) {
 		if (G.pins[i].until && G.pins[i].until <= wall_ms() / 1000) {
 			pin_mem_del_at((size_t)i);
+			G.pin_gen++;
 			expired = 1;
 		} else {
 			*out = G.pins[i];
@@ -384,14 +413,21 @@ static void maybe_consume(const uint8_t mac[6], const char *name)
 	snapshot_unref(s);
 	if (!match)
 		return;
+	/* in memory now (the next menu here falls back), in the database by the writer: atomically there, so
+	 * of several instances sharing it exactly one consumes the pin */
+	pthread_mutex_lock(&G.qlock);
 	pthread_mutex_lock(&G.plock);
 	ssize_t i = pin_index(mac);
 	/* only the very pin we matched (not one set again in between with another boot) */
-	if (i >= 0 && strcmp(G.pins[i].boot, p.boot) == 0 && G.pins[i].once)
+	if (i >= 0 && strcmp(G.pins[i].boot, p.boot) == 0 && G.pins[i].once) {
 		pin_mem_del_at((size_t)i);
-	else
+		G.pin_gen++;
+	} else
 		i = -1;
 	pthread_mutex_unlock(&G.plock);
+	if (i >= 0)
+		pinq_push_locked(Q_PIN_CONSUME, &p);
+	pthread_mutex_unlock(&G.qlock);
 	if (i < 0)
 		return;
 	char m[18], b[STORE_BOOT_MAX];
@@ -400,7 +436,6 @@ static void maybe_consume(const uint8_t mac[6], const char *name)
 	log_info("store: one-shot pin of %s to %s consumed (kernel sent)", m, b);
 	atomic_fetch_add(&n_consumed, 1);
 	atomic_fetch_add(&pin_version, 1);
-	pinq_push(Q_PIN_DEL, &p);
 }
 
 void store_record_file(enum store_proto proto, const char *ip, const char *name, uint64_t bytes, uint32_t ms,
@@ -556,22 +591,281 @@ static void menu_boot(const struct snapshot *s, const uint8_t mac[6], char *out,
 		snprintf(out, len, "%s", s->cfg->default_distro);
 }
 
+/* ------------------------------------------------------------------ shared backends (writer thread) */
+
+/* One pin operation to the backend: 0 done (a consume of a pin already gone counts as done), -errno. */
+static int pin_write(const struct store_pin *p, enum qtype t)
+{
+	int rc;
+	if (t == Q_PIN_PUT)
+		return G.be->pin_put(G.db, p);
+	if (t == Q_PIN_DEL || !G.be->pin_consume)
+		return G.be->pin_del(G.db, p->mac);
+	rc = G.be->pin_consume(G.db, p);
+	if (rc == 0) {
+		char m[18];
+		mac_colon(p->mac, m);
+		log_info("store: one-shot pin of %s was already consumed through another instance", m);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+static void pend_add(const struct qitem *it)
+{
+	if (G.pend_n == G.pend_cap && array_grow((void **)&G.pend, &G.pend_cap, G.pend_n, sizeof *G.pend) != 0) {
+		atomic_fetch_add(&n_be_errors, 1);
+		log_error("store: out of memory keeping a pin change for the database (kept in memory only)");
+		return;
+	}
+	G.pend[G.pend_n++] = *it;
+}
+
+/* Keep events for the database; beyond the bound the oldest are dropped (and counted). */
+static void backlog_add(const struct store_event *ev, size_t n)
+{
+	size_t cap = G.o.backlog ? G.o.backlog : 65536;
+	if (!n)
+		return;
+	if (G.backlog_cap < cap) {
+		struct store_event *nb = realloc(G.backlog, cap * sizeof *nb);
+		if (!nb) {
+			atomic_fetch_add(&n_dropped, n);
+			return;
+		}
+		G.backlog = nb;
+		G.backlog_cap = cap;
+	}
+	if (n > cap) {
+		atomic_fetch_add(&n_dropped, n - cap);
+		ev += n - cap;
+		n = cap;
+	}
+	if (G.backlog_n + n > cap) {
+		size_t drop = G.backlog_n + n - cap;
+		memmove(G.backlog, G.backlog + drop, (G.backlog_n - drop) * sizeof *G.backlog);
+		G.backlog_n -= drop;
+		atomic_fetch_add(&n_dropped, drop);
+	}
+	memcpy(G.backlog + G.backlog_n, ev, n * sizeof *ev);
+	G.backlog_n += n;
+}
+
+static void set_degraded(const char *why)
+{
+	pthread_mutex_lock(&G.dlock);
+	snprintf(G.degraded, sizeof G.degraded, "%s", why);
+	pthread_mutex_unlock(&G.dlock);
+}
+
+/* The shared database failed: drop the connection, keep serving from memory, retry in a second. */
+static void db_lost(int rc, const char *what)
+{
+	char why[512];
+	if (G.db)
+		G.be->close(G.db);
+	G.db = NULL;
+	atomic_fetch_add(&n_be_errors, 1);
+	snprintf(why, sizeof why,
+	         "%s database unreachable (%s: %s); serving config and the last known pins, %zu events "
+	         "buffered",
+	         G.be->name, what, strerror(-rc), G.backlog_n);
+	set_degraded(why);
+	log_error("store: %s", why);
+	G.retry_at = wall_ms() + 1000;
+}
+
+static int collect_pin(void *arg, const struct store_pin *p)
+{
+	struct store_pin **v = arg;
+	size_t n = (*v)[0].created, cap = (size_t)(*v)[0].until; /* slot 0 is the header: count, capacity */
+	if (n + 1 >= cap) {
+		struct store_pin *nv = realloc(*v, cap * 2 * sizeof *nv);
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		(*v)[0].until = (int64_t)(cap * 2);
+	}
+	(*v)[n + 1] = *p;
+	(*v)[0].created = (int64_t)(n + 1);
+	return 0;
+}
+
+/* Pins as the database has them replace the memory copy, unless a local change happened meanwhile (then the
+ * next poll takes them). */
+static int poll_pins(void)
+{
+	struct store_pin *v = calloc(17, sizeof *v);
+	uint64_t gen;
+	int rc, changed = 0;
+	if (!v)
+		return -ENOMEM;
+	v[0].until = 17;
+	pthread_mutex_lock(&G.qlock);
+	pthread_mutex_lock(&G.plock);
+	gen = G.pin_gen;
+	pthread_mutex_unlock(&G.plock);
+	rc = G.pinq_n ? 1 : 0;
+	pthread_mutex_unlock(&G.qlock);
+	if (rc) {
+		free(v);
+		return 0;
+	}
+	rc = G.be->pins_load(G.db, collect_pin, &v);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	size_t n = (size_t)v[0].created;
+	pthread_mutex_lock(&G.plock);
+	if (gen == G.pin_gen) {
+		changed = n != G.n_pins;
+		for (size_t i = 0; i < n && !changed; i++) {
+			ssize_t k = pin_index(v[i + 1].mac);
+			changed = k < 0 || strcmp(G.pins[k].boot, v[i + 1].boot) != 0 || G.pins[k].once != v[i + 1].once ||
+			          G.pins[k].until != v[i + 1].until;
+		}
+		if (changed) {
+			G.n_pins = 0;
+			for (size_t i = 0; i < n; i++)
+				if (pin_mem_put(&v[i + 1]) != 0)
+					break;
+			atomic_store(&pin_count, G.n_pins);
+		}
+	}
+	pthread_mutex_unlock(&G.plock);
+	if (changed)
+		atomic_fetch_add(&pin_version, 1);
+	free(v);
+	return 0;
+}
+
+static int same_event(const struct store_event *a, const struct store_event *b)
+{
+	return a->ts_ms == b->ts_ms && a->kind == b->kind && a->proto == b->proto && a->bytes == b->bytes &&
+	       a->ms == b->ms && a->ok == b->ok && strcmp(a->file, b->file) == 0;
+}
+
+static void node_apply(struct mnode *m, const struct store_event *e, const char *ip);
+
+/* Another instance's event: through the same state machine, unless this node already has it. */
+static int poll_event(void *arg, const struct store_event *e)
+{
+	unsigned keep = G.o.keep_events ? G.o.keep_events : 1;
+	struct mnode *m;
+	(void)arg;
+	pthread_mutex_lock(&G.nlock);
+	m = node_find(e->mac);
+	if (m && m->ev_n == keep && e->ts_ms < m->ev[m->ev_head].ts_ms) {
+		pthread_mutex_unlock(&G.nlock); /* older than all this node keeps: seen before */
+		return 0;
+	}
+	if (m) {
+		for (size_t i = 0; i < m->ev_n; i++)
+			if (same_event(&m->ev[(m->ev_head + i) % keep], e)) {
+				pthread_mutex_unlock(&G.nlock);
+				return 0;
+			}
+	} else {
+		m = node_get(e->mac, e->ts_ms);
+	}
+	if (m) {
+		int dirty = m->dirty;
+		node_apply(m, e, NULL);
+		m->dirty = dirty; /* the other instance writes its own node rows */
+	}
+	pthread_mutex_unlock(&G.nlock);
+	return 0;
+}
+
+/* Write what is pending, then read what the other instances wrote; reconnect when the database is gone. */
+static void sync_shared(int force_poll)
+{
+	int64_t now = wall_ms();
+	struct store_node *nodes = NULL;
+	size_t nn = 0;
+	int rc;
+	char e[512];
+	if (!G.db) {
+		if (now < G.retry_at && !force_poll)
+			return;
+		rc = G.be->open(G.where, G.origin, &G.db, e, sizeof e);
+		if (rc) {
+			G.db = NULL;
+			G.retry_at = now + 1000;
+			return;
+		}
+		log_info("store: %s database reachable again, writing %zu buffered events", G.be->name, G.backlog_n);
+		G.poll_at = 0;
+	}
+	for (size_t i = 0; i < G.pend_n; i++) {
+		if ((rc = pin_write(&G.pend[i].pin, G.pend[i].type)) != 0) {
+			memmove(G.pend, G.pend + i, (G.pend_n - i) * sizeof *G.pend);
+			G.pend_n -= i;
+			db_lost(rc, "pin change");
+			return;
+		}
+	}
+	G.pend_n = 0;
+	pthread_mutex_lock(&G.nlock);
+	for (size_t i = 0; i < G.n_nodes; i++)
+		nn += G.nodes[i].dirty ? 1 : 0;
+	if (nn && (nodes = malloc(nn * sizeof *nodes)) != NULL) {
+		nn = 0;
+		for (size_t i = 0; i < G.n_nodes; i++)
+			if (G.nodes[i].dirty)
+				nodes[nn++] = G.nodes[i].n;
+	} else
+		nn = 0;
+	pthread_mutex_unlock(&G.nlock);
+	if (G.backlog_n || nn) {
+		rc = G.be->batch(G.db, G.backlog, G.backlog_n, nodes, nn, G.o.keep_events);
+		if (rc) {
+			free(nodes);
+			db_lost(rc, "writing events");
+			return;
+		}
+		pthread_mutex_lock(&G.nlock); /* written: clean, unless they changed again meanwhile */
+		for (size_t i = 0, k = 0; i < G.n_nodes && k < nn; i++) {
+			struct mnode *m = &G.nodes[i];
+			if (m->dirty && memcmp(m->n.mac, nodes[k].mac, 6) == 0) {
+				if (m->n.last_ms == nodes[k].last_ms && m->n.state == nodes[k].state)
+					m->dirty = 0;
+				k++;
+			}
+		}
+		pthread_mutex_unlock(&G.nlock);
+		G.backlog_n = 0;
+	}
+	free(nodes);
+	if (force_poll || now >= G.poll_at) {
+		G.poll_at = now + (G.o.poll_ms ? G.o.poll_ms : 1000);
+		if ((rc = poll_pins()) != 0 || (rc = G.be->events_poll(G.db, poll_event, NULL)) != 0) {
+			db_lost(rc, "reading");
+			return;
+		}
+	}
+	if (G.degraded[0])
+		set_degraded("");
+}
+
 /* Apply and persist one batch (writer thread, or store_flush without a thread). */
 static void process(struct qitem *items, size_t n, struct qitem *pins, size_t np)
 {
 	struct snapshot *s = n ? snapshot_current() : NULL;
 	struct store_event *evs = n ? calloc(n, sizeof *evs) : NULL;
-	struct store_node *nodes = n ? calloc(n, sizeof *nodes) : NULL;
+	struct store_node *nodes = NULL;
 	size_t ne = 0, nn = 0;
 	char err[256];
-	for (size_t i = 0; i < np && G.db; i++) {
-		int rc = pins[i].type == Q_PIN_PUT ? G.be->pin_put(G.db, &pins[i].pin) : G.be->pin_del(G.db, pins[i].pin.mac);
-		if (rc) {
+	for (size_t i = 0; i < np && G.be->shared; i++)
+		pend_add(&pins[i]); /* written by sync_shared() */
+	for (size_t i = 0; i < np && G.db && !G.be->shared; i++) {
+		int rc = pin_write(&pins[i].pin, pins[i].type);
+		if (rc < 0) {
 			atomic_fetch_add(&n_be_errors, 1);
 			log_error("store: cannot persist a pin change: %s", strerror(-rc));
 		}
 	}
-	if (n && (!evs || !nodes)) {
+	if (n && !evs) {
 		atomic_fetch_add(&n_dropped, n);
 		goto out;
 	}
@@ -592,14 +886,21 @@ static void process(struct qitem *items, size_t n, struct qitem *pins, size_t np
 		evs[ne++] = it->ev;
 		atomic_fetch_add(&n_events, 1);
 	}
-	for (size_t i = 0; i < G.n_nodes && nn < n; i++) {
+	if (ne && !G.be->shared)
+		nodes = calloc(G.n_nodes, sizeof *nodes);
+	for (size_t i = 0; nodes && i < G.n_nodes; i++) {
 		if (G.nodes[i].dirty) {
 			nodes[nn++] = G.nodes[i].n;
 			G.nodes[i].dirty = 0;
 		}
 	}
 	pthread_mutex_unlock(&G.nlock);
-	if (G.db && ne) {
+	if (G.be->shared) {
+		backlog_add(evs, ne); /* written by sync_shared() */
+	} else if (G.db && ne && !nodes) {
+		atomic_fetch_add(&n_be_errors, 1);
+		log_error("store: out of memory writing %zu events", ne);
+	} else if (G.db && ne) {
 		int rc = G.be->batch(G.db, evs, ne, nodes, nn, G.o.keep_events);
 		if (rc) {
 			atomic_fetch_add(&n_be_errors, 1);
@@ -641,8 +942,24 @@ static void *writer(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&G.qlock);
 	for (;;) {
-		while (!G.stop && !G.qn && !G.pinq_n)
-			pthread_cond_wait(&G.qcond, &G.qlock);
+		while (!G.stop && !G.qn && !G.pinq_n) {
+			if (!G.be->shared) {
+				pthread_cond_wait(&G.qcond, &G.qlock);
+				continue;
+			}
+			/* shared: wake for the next poll or reconnect even when nothing happens here */
+			int64_t due = G.db ? G.poll_at : G.retry_at, now = wall_ms();
+			if (due <= now)
+				break;
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			int64_t ns = ts.tv_nsec + (due - now) * 1000000L;
+			ts.tv_sec += ns / 1000000000L;
+			ts.tv_nsec = ns % 1000000000L;
+			pthread_cond_timedwait(&G.qcond, &G.qlock, &ts);
+			if (wall_ms() >= due)
+				break;
+		}
 		if (!G.qn && !G.pinq_n && G.stop)
 			break;
 		if (!G.stop && G.qn && G.qn * 4 < G.qcap * 3 && !G.pinq_n) {
@@ -664,6 +981,8 @@ static void *writer(void *arg)
 		process(items, n, pins, np);
 		free(items);
 		free(pins);
+		if (G.be->shared)
+			sync_shared(0);
 		pthread_mutex_lock(&G.qlock);
 		G.busy = 0;
 		pthread_cond_broadcast(&G.qdone);
@@ -691,6 +1010,8 @@ void store_flush(void)
 	process(items, n, pins, np);
 	free(items);
 	free(pins);
+	if (G.be->shared)
+		sync_shared(1);
 }
 
 /* ------------------------------------------------------------------ open/close */
@@ -764,15 +1085,50 @@ int store_open(const struct store_opts *o, int *degraded, char *err, size_t errl
 		G.ipmap = NULL;
 		return -ENOMEM;
 	}
-	G.be = &store_sqlite;
 	G.db = NULL;
 	G.degraded[0] = '\0';
-	rc = o->state_dir && *o->state_dir ? mkdir_p(o->state_dir) : -EINVAL;
+	G.backlog_n = G.pend_n = 0;
+	G.retry_at = G.poll_at = 0;
+	{
+		char host[64] = "";
+		gethostname(host, sizeof host - 1);
+		snprintf(G.origin, sizeof G.origin, "%s:%ld:%lld", host, (long)getpid(), (long long)wall_ms());
+	}
+	const char *dir = o->state_dir;
+	char dbuf[1100];
+	if (o->url && (strncmp(o->url, "postgresql://", 13) == 0 || strncmp(o->url, "postgres://", 11) == 0)) {
+		G.be = &store_pg;
+		snprintf(G.where, sizeof G.where, "%s", o->url);
+		dir = NULL;
+	} else {
+		G.be = &store_sqlite;
+		if (o->url && strncmp(o->url, "sqlite://", 9) == 0 && o->url[9] == '/') {
+			snprintf(G.where, sizeof G.where, "%s", o->url + 9);
+			snprintf(dbuf, sizeof dbuf, "%s", G.where);
+			char *sl = strrchr(dbuf, '/');
+			if (sl && sl != dbuf)
+				*sl = '\0';
+			else
+				snprintf(dbuf, sizeof dbuf, "/");
+			dir = dbuf;
+		} else {
+			snprintf(G.where, sizeof G.where, "%s/autopxe.db", dir ? dir : "");
+		}
+	}
+	rc = !dir ? 0 : *dir ? mkdir_p(dir) : -EINVAL;
 	if (rc)
-		snprintf(e, sizeof e, "StateDir '%s': %s", o->state_dir ? o->state_dir : "", strerror(-rc));
+		snprintf(e, sizeof e, "StateDir '%s': %s", dir, strerror(-rc));
 	else
-		rc = G.be->open(o->state_dir, &G.db, e, sizeof e);
-	if (rc) {
+		rc = G.be->open(G.where, G.origin, &G.db, e, sizeof e);
+	if (rc && G.be->shared) {
+		G.db = NULL;
+		snprintf(G.degraded, sizeof G.degraded,
+		         "%s database unreachable (%s); serving config only, events buffered, retrying",
+		         G.be->name, e);
+		log_error("store: %s", G.degraded);
+		*degraded = 1;
+		G.retry_at = wall_ms() + 1000;
+	} else if (rc) {
 		G.db = NULL;
 		snprintf(G.degraded, sizeof G.degraded, "state store unavailable, pins and timeline kept in memory only: %s",
 		         e);
@@ -792,7 +1148,11 @@ int store_open(const struct store_opts *o, int *degraded, char *err, size_t errl
 		pthread_mutex_unlock(&G.nlock);
 		if (rc)
 			log_error("store: cannot load the saved state: %s", strerror(-rc));
-		log_info("store: %s in %s: %zu pins, %zu nodes", G.be->name, o->state_dir, G.n_pins, G.n_nodes);
+		if (G.be->shared)
+			log_info("store: %s (shared, this instance is %s): %zu pins, %zu nodes", G.be->name, G.origin, G.n_pins,
+			         G.n_nodes);
+		else
+			log_info("store: %s in %s: %zu pins, %zu nodes", G.be->name, G.where, G.n_pins, G.n_nodes);
 	}
 	snprintf(err, errlen, "%s", G.degraded);
 	G.stop = 0;
@@ -817,6 +1177,10 @@ void store_close(void)
 	} else {
 		store_flush();
 	}
+	if (G.be->shared && G.db && (G.backlog_n || G.pend_n))
+		sync_shared(1); /* a last try (the writer did one already) */
+	if (G.backlog_n)
+		log_warn("store: %zu events could not be written before exit", G.backlog_n);
 	G.open = 0;
 	if (G.db)
 		G.be->close(G.db);
@@ -828,6 +1192,11 @@ void store_close(void)
 	free(G.q);
 	free(G.ipmap);
 	free(G.pinq);
+	free(G.backlog);
+	free(G.pend);
+	G.backlog = NULL;
+	G.pend = NULL;
+	G.backlog_n = G.backlog_cap = G.pend_n = G.pend_cap = 0;
 	G.nodes = NULL;
 	G.pins = NULL;
 	G.q = NULL;
@@ -908,6 +1277,15 @@ int store_node(const uint8_t mac[6], struct store_node *node, struct store_event
 	return 1;
 }
 
+static int degraded_now(void)
+{
+	int d;
+	pthread_mutex_lock(&G.dlock);
+	d = G.degraded[0] != '\0';
+	pthread_mutex_unlock(&G.dlock);
+	return d;
+}
+
 int store_metrics(sbuf *out)
 {
 	size_t count[NODE_NSTATES] = {0};
@@ -943,11 +1321,13 @@ int store_metrics(sbuf *out)
 	rc |= sbuf_printf(out,
 	                  "# HELP autopxe_store_degraded 1 when the state store runs in memory only.\n# TYPE "
 	                  "autopxe_store_degraded gauge\nautopxe_store_degraded %d\n",
-	                  G.open && G.degraded[0] ? 1 : 0);
+	                  G.open && degraded_now() ? 1 : 0);
 	return rc ? -ENOMEM : 0;
 }
 
 void store_status(char *out, size_t len)
 {
+	pthread_mutex_lock(&G.dlock);
 	snprintf(out, len, "%s", G.open ? G.degraded : "");
+	pthread_mutex_unlock(&G.dlock);
 }

@@ -68,10 +68,14 @@ struct store_node {
  * and starting afresh) a corrupt database. Called from one thread at a time (the writer, or open/close). */
 struct store_backend {
 	const char *name;
-	int (*open)(const char *where, void **db, char *err, size_t errlen);
+	int shared; /* several instances share the database: poll it for others' pins and events, reconnect */
+	/* where: the SQLite file or the PostgreSQL URL; origin: this instance's name, written with its events */
+	int (*open)(const char *where, const char *origin, void **db, char *err, size_t errlen);
 	void (*close)(void *db);
 	int (*pin_put)(void *db, const struct store_pin *p);
 	int (*pin_del)(void *db, const uint8_t mac[6]);
+	/* delete the one-shot pin p (same mac and boot) atomically: 1 this call consumed it, 0 already gone */
+	int (*pin_consume)(void *db, const struct store_pin *p);
 	int (*pins_load)(void *db, int (*cb)(void *arg, const struct store_pin *p), void *arg);
 	/* one transaction: append n events, upsert the nodes they touched, keep only the last `keep` per node */
 	int (*batch)(void *db, const struct store_event *ev, size_t n, const struct store_node *nodes, size_t nn,
@@ -79,11 +83,16 @@ struct store_backend {
 	int (*nodes_load)(void *db, int (*cb)(void *arg, const struct store_node *n), void *arg);
 	/* every kept event, oldest first */
 	int (*events_load)(void *db, int (*cb)(void *arg, const struct store_event *e), void *arg);
+	/* shared backends: other instances' events written since the last load/poll (may repeat some) */
+	int (*events_poll)(void *db, int (*cb)(void *arg, const struct store_event *e), void *arg);
 };
-extern const struct store_backend store_sqlite;
+extern const struct store_backend store_sqlite, store_pg;
 
 struct store_opts {
-	const char *state_dir;   /* directory of the database (created if missing) */
+	const char *state_dir;   /* directory of the SQLite database (created if missing) */
+	const char *url;         /* StateURL: "sqlite:///file" or "postgresql://..."; NULL = StateDir/autopxe.db */
+	unsigned poll_ms;        /* shared backends: how often others' pins and events are read (default 1000) */
+	unsigned backlog;        /* events kept while the database is unreachable (default 65536) */
 	unsigned keep_events;    /* last N events per node, >= 1 */
 	unsigned fail_after_s;   /* a node without progress this long counts as failed; 0 = never */
 	unsigned queue_len;      /* bounded event queue (events beyond it are dropped and counted) */
@@ -141,7 +150,8 @@ int store_nodes(int filter, struct store_node **out, size_t *n);
 int store_node(const uint8_t mac[6], struct store_node *node, struct store_event **ev, size_t *nev);
 /* Append Prometheus gauges/counters (nodes per state, queue drops, backend errors) to out. */
 int store_metrics(sbuf *out);
-/* "" when healthy, else why the store runs degraded (memory only). */
+/* "" when healthy, else why the store runs degraded (memory only, or a shared database unreachable: pins are
+ * the last known ones, events are buffered and written when it returns). */
 void store_status(char *out, size_t len);
 
 #endif

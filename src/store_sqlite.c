@@ -10,8 +10,6 @@
 #include "mac.h"
 #include "store.h"
 
-#define DB_NAME "autopxe.db"
-
 /* Schema history: each step takes the database from version i to i + 1 (PRAGMA user_version). Never edit a
  * step once released: add one. */
 static const char *const migrations[] = {
@@ -27,6 +25,8 @@ static const char *const migrations[] = {
     " kind INTEGER NOT NULL, proto INTEGER NOT NULL, bytes INTEGER NOT NULL, ms INTEGER NOT NULL,"
     " ok INTEGER NOT NULL, file TEXT NOT NULL DEFAULT '', boot TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX events_mac ON events(mac, id);",
+    /* 2 -> 3: which instance wrote an event (shared databases; one SQLite file has one writer) */
+    "ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -143,16 +143,16 @@ static void sdb_close(void *db)
 	free(d);
 }
 
-static int sdb_open(const char *dir, void **out, char *err, size_t errlen)
+static int sdb_open(const char *path, const char *origin, void **out, char *err, size_t errlen)
 {
-	char path[1100], aside[1200], e2[1200];
+	char aside[1200], e2[1200];
 	struct sdb *d = calloc(1, sizeof *d);
 	int rc;
+	(void)origin;
 	*out = NULL;
 	err[0] = '\0';
 	if (!d)
 		return -ENOMEM;
-	snprintf(path, sizeof path, "%s/%s", dir, DB_NAME);
 	rc = try_open(path, d, err, errlen);
 	if (rc == -EBADMSG) {
 		/* move the damaged file (and its WAL) aside, start afresh; the admin keeps the old one to look at */
@@ -241,6 +241,23 @@ static int sdb_pin_del(void *db, const uint8_t mac[6])
 	rc = step_done(st);
 	sqlite3_finalize(st);
 	return rc;
+}
+
+static int sdb_pin_consume(void *db, const struct store_pin *p)
+{
+	struct sdb *d = db;
+	sqlite3_stmt *st;
+	char m[18];
+	int rc;
+	mac_colon(p->mac, m);
+	rc = sqlite3_prepare_v2(d->h, "DELETE FROM pins WHERE mac = ? AND boot = ? AND once = 1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return err_of(rc);
+	sqlite3_bind_text(st, 1, m, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, p->boot, -1, SQLITE_TRANSIENT);
+	rc = step_done(st);
+	sqlite3_finalize(st);
+	return rc ? rc : sqlite3_changes(d->h) > 0;
 }
 
 static void col_text(sqlite3_stmt *st, int i, char *out, size_t len)
@@ -396,6 +413,7 @@ const struct store_backend store_sqlite = {
     .close = sdb_close,
     .pin_put = sdb_pin_put,
     .pin_del = sdb_pin_del,
+    .pin_consume = sdb_pin_consume,
     .pins_load = sdb_pins_load,
     .batch = sdb_batch,
     .nodes_load = sdb_nodes_load,

@@ -334,6 +334,7 @@ int vfs_open(const struct vfs *v, const char *name, size_t len, struct stat *st,
 }
 
 size_t vfs_catalog_count(const struct vfs *v) { return v->n; }
+const char *vfs_catalog_name(const struct vfs *v, size_t i) { return i < v->n ? v->e[i].name : NULL; }
 int vfs_ipxe_present(const struct vfs *v) { return v->ipxe_present; }
 
 int vfs_boot_has(const struct vfs *v, const char *name)

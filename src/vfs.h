@@ -42,6 +42,8 @@ int vfs_open(const struct vfs *v, const char *name, size_t len, struct stat *st,
 
 /* Number of names served from the catalog / whether the iPXE directory has binaries. */
 size_t vfs_catalog_count(const struct vfs *v);
+/* The i-th served catalog name ("boot/<path>", sorted), i < vfs_catalog_count(); borrowed from v. */
+const char *vfs_catalog_name(const struct vfs *v, size_t i);
 int vfs_ipxe_present(const struct vfs *v);
 /* 1 when BootDir holds the regular file `name` at its top (e.g. "menu.c32"), else 0. */
 int vfs_boot_has(const struct vfs *v, const char *name);

@@ -120,6 +120,12 @@ int watch_drain(int fd)
 				relevant++;
 				continue;
 			}
+			/* A Kubernetes ConfigMap or Secret volume changes by renaming a new "..data" symlink into place
+			 * (config.yaml -> ..data/config.yaml never changes itself): that is a config change. */
+			if (ev->wd == cfg_wd && ev->len && strcmp(ev->name, "..data") == 0 && (ev->mask & IN_MOVED_TO)) {
+				relevant++;
+				continue;
+			}
 			/* Ignore editor swap files and dotfiles (vim's .swp, emacs' .#, our own temp files). */
 			if (ev->len && (ev->name[0] == '.' || ev->name[strlen(ev->name) - 1] == '~'))
 				continue;

@@ -178,6 +178,7 @@ START_TEST(test_all_keys)
 	const char *y = HDR "CmdlineTemplates:\n  t: >-\n    root=/dev/nfs\n    rw\n"
 	                    "TFTPListen: '[::]:6969'\nHTTPListen: 127.0.0.1:8080\n"
 	                    "HTTPBaseURL: https://boot.example/pxe\n"
+	                    "StateURL: postgresql://autopxe:pw@db.example:5432/autopxe\n"
 	                    "MenuTimeout: 0\nMenuTitle: \"Cluster: ${hostname}\"\nTimeoutAction: Reboot\n"
 	                    "FailureAction: menu\nBootRetries: 0\nRetryDelay: 500\nStaticDir: /srv/static/\n"
 	                    "IPXEDir: /opt/ipxe\nTemplatesDir: /etc/t\nISOPath: /iso\nUser: root\nLogLevel: debug\n"
@@ -196,6 +197,7 @@ START_TEST(test_all_keys)
 	listen_format(&c->http_listen, buf, sizeof buf);
 	ck_assert_str_eq(buf, "127.0.0.1:8080");
 	ck_assert_str_eq(c->http_base_url, "https://boot.example/pxe");
+	ck_assert_str_eq(c->state_url, "postgresql://autopxe:pw@db.example:5432/autopxe");
 	ck_assert_uint_eq(c->menu_timeout_ms, 0);
 	ck_assert_str_eq(c->menu_title, "Cluster: ${hostname}");
 	ck_assert_int_eq(c->timeout_action, ACTION_REBOOT);
@@ -380,12 +382,44 @@ static const struct {
     {HDR "HTTPBaseURL: http://a b/\n", "t.yaml:3:14: error: HTTPBaseURL: 'http://a b/' is not an http:// or https:// "
                                        "URL without spaces"},
     {HDR "User: 'a b'\n", "t.yaml:3:7: error: User: 'a b' is not a user name"},
+    {HDR "HTTPBaseURLs: http://x/\n", "t.yaml:3:15: error: HTTPBaseURLs: expected a map of subnet: URL, found a single value"},
+    {HDR "HTTPBaseURLs:\n  192.0.2.1/24: http://x/\n", "t.yaml:4:3: error: HTTPBaseURLs: '192.0.2.1/24' is not a subnet (192.0.2.0/24, 2001:db8::/32)"},
+    {HDR "HTTPBaseURLs:\n  192.0.2.0/33: http://x/\n", "t.yaml:4:3: error: HTTPBaseURLs: '192.0.2.0/33' is not a subnet (192.0.2.0/24, 2001:db8::/32)"},
+    {HDR "HTTPBaseURLs:\n  192.0.2.0/24: ftp://x/\n", "t.yaml:4:17: error: HTTPBaseURLs: 192.0.2.0/24: 'ftp://x/' is not an http:// or https:// URL without spaces"},
+    {HDR "StateURL: mysql://u:secret@h/db\n", "t.yaml:3:11: error: StateURL: not a sqlite:///<file> or postgresql://... URL"},
+    {HDR "StateURL: sqlite://relative.db\n", "t.yaml:3:11: error: StateURL: not a sqlite:///<file> or postgresql://... URL"},
     {HDR "StaticDir: ''\n", "t.yaml:3:12: error: StaticDir: must not be empty"},
     {HDR "IPXEDir: {a: b}\n", "t.yaml:3:10: error: IPXEDir: expected a single value, found a map"},
     /* limits */
     {"a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
      "t.yaml:1:35: error: nested deeper than 32 levels"},
 };
+
+/* HTTPBaseURLs: subnets in both families, longest prefix wins, a trailing '/' added, no match -> NULL. */
+START_TEST(test_base_urls)
+{
+	struct config *c;
+	struct diag d;
+	const char *y = HDR "HTTPBaseURLs:\n  192.0.2.0/24: http://far.example/pxe\n  192.0.2.128/25: http://near.example/\n"
+	                    "  2001:db8::/32: http://v6.example/m\n  198.51.100.7: http://one.example\n";
+	int rc = load_str(y, &c, &d);
+	if (rc)
+		dump(&d);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(c->n_base_urls, 4);
+	ck_assert_str_eq(config_base_url_for(c, "192.0.2.7"), "http://far.example/pxe/");
+	ck_assert_str_eq(config_base_url_for(c, "192.0.2.200"), "http://near.example/");
+	ck_assert_str_eq(config_base_url_for(c, "::ffff:192.0.2.200"), "http://near.example/");
+	ck_assert_str_eq(config_base_url_for(c, "2001:db8:1::5"), "http://v6.example/m/");
+	ck_assert_str_eq(config_base_url_for(c, "198.51.100.7"), "http://one.example/");
+	ck_assert_ptr_null(config_base_url_for(c, "198.51.100.8"));
+	ck_assert_ptr_null(config_base_url_for(c, "192.0.3.1"));
+	ck_assert_ptr_null(config_base_url_for(c, "not-an-ip"));
+	ck_assert_ptr_null(config_base_url_for(c, ""));
+	config_free(c);
+	diag_free(&d);
+}
+END_TEST
 
 START_TEST(test_errors)
 {
@@ -947,6 +981,7 @@ Suite *config_suite(void)
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("load");
 	tcase_add_test(tc, test_seed_loads_in_order);
+	tcase_add_test(tc, test_base_urls);
 	tcase_add_test(tc, test_order_kept);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_all_keys);

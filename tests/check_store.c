@@ -90,7 +90,7 @@ START_TEST(test_migrate_from_empty)
 {
 	struct store_pin p = pin_of("52:54:00:00:00:01", "debian/bookworm/latest/nfs", 0), got;
 	open_store(5, 0);
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 3);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_master WHERE name IN ('pins','nodes','events')"), 3);
 	ck_assert_int_eq(store_pin_set(&p), 0);
 	store_flush();
@@ -133,7 +133,7 @@ START_TEST(test_migrate_from_v1)
 	                 SQLITE_OK);
 	sqlite3_close(h);
 	open_store(5, 0);
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 3);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM events"), 0);
 	ck_assert_int_eq(db_int("SELECT created_s FROM pins"), 0);
 	ck_assert_int_eq(mac_parse_str("525400aabbcc", mac), 0);
@@ -173,7 +173,7 @@ START_TEST(test_corrupt_file_recovered)
 	ck_assert_int_eq(store_pin_set(&p), 0);
 	store_flush();
 	ck_assert_int_eq(db_int("SELECT count(*) FROM pins"), 1);
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 3);
 }
 END_TEST
 
@@ -194,6 +194,68 @@ START_TEST(test_unwritable_state_dir_degrades)
 	ck_assert_int_eq(store_pin_set(&p), 0);
 	store_flush();
 	ck_assert_int_eq(store_pin_get(p.mac, &got), 1);
+}
+END_TEST
+
+/* StateURL sqlite:///file: that file (its directory created), not StateDir's. */
+START_TEST(test_state_url_sqlite)
+{
+	char url[256], state[128], err[600], path[200];
+	int degraded = -1;
+	struct store_pin p = pin_of("52:54:00:00:00:41", "debian/bookworm/latest/nfs", 1);
+	snprintf(state, sizeof state, "%s/unused", dir);
+	snprintf(path, sizeof path, "%s/elsewhere/fleet.db", dir);
+	snprintf(url, sizeof url, "sqlite://%s", path);
+	struct store_opts o = {.state_dir = state, .url = url, .keep_events = 5, .no_thread = 1};
+	ck_assert_int_eq(store_open(&o, &degraded, err, sizeof err), 0);
+	ck_assert_int_eq(degraded, 0);
+	ck_assert_int_eq(store_pin_set(&p), 0);
+	store_flush();
+	store_close();
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_ne(access(state, F_OK), 0);
+	ck_assert_int_eq(store_open(&o, &degraded, err, sizeof err), 0);
+	struct store_pin got;
+	ck_assert_int_eq(store_pin_get(p.mac, &got), 1);
+	ck_assert_int_eq(got.once, 1);
+}
+END_TEST
+
+/* A PostgreSQL that cannot be reached: serving goes on from memory, the events wait in the backlog, the status
+ * says why, and every flush retries (here: refused at once). */
+START_TEST(test_pg_unreachable_degrades)
+{
+	char state[128], err[600], why[600];
+	int degraded = -1;
+	uint8_t mac[6];
+	struct store_node n;
+	struct store_event *ev;
+	size_t nev;
+	struct store_pin p = pin_of("52:54:00:00:00:42", "debian/bookworm/latest/nfs", 0), got;
+	snprintf(state, sizeof state, "%s/state", dir);
+	unsigned port = 1; /* nothing listens on tcp/1 on loopback */
+	char url[128];
+	snprintf(url, sizeof url, "postgresql://autopxe@127.0.0.1:%u/postgres?connect_timeout=2", port);
+	struct store_opts o = {.state_dir = state, .url = url, .keep_events = 5, .no_thread = 1, .backlog = 3};
+	ck_assert_int_eq(store_open(&o, &degraded, err, sizeof err), 0);
+	ck_assert_int_eq(degraded, 1);
+	store_status(why, sizeof why);
+	ck_assert_msg(strstr(why, "postgresql database unreachable") != NULL, "%s", why);
+	ck_assert_int_eq(store_pin_set(&p), 0); /* kept in memory and for the database */
+	ck_assert_int_eq(store_pin_get(p.mac, &got), 1);
+	ck_assert_int_eq(mac_parse_str("52:54:00:00:00:42", mac), 0);
+	for (int i = 0; i < 5; i++)
+		store_record_menu(PROTO_HTTP, mac, "192.0.2.42", 100, 1, 1);
+	store_flush();
+	ck_assert_int_eq(store_node(mac, &n, &ev, &nev), 1);
+	ck_assert_uint_eq(nev, 5);
+	free(ev);
+	sbuf m = SBUF_INIT;
+	ck_assert_int_eq(store_metrics(&m), 0);
+	ck_assert_msg(strstr(m.data, "autopxe_store_degraded 1") != NULL, "%s", m.data);
+	ck_assert_msg(strstr(m.data, "autopxe_store_dropped_total 2") != NULL, "backlog of 3 keeps the newest: %s", m.data);
+	sbuf_free(&m);
+	ck_assert_int_eq(access(state, F_OK) == 0 ? 1 : 0, 0); /* no SQLite file on the side */
 }
 END_TEST
 
@@ -520,6 +582,8 @@ Suite *store_suite(void)
 	TCase *tc = tcase_create("store");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_migrate_from_empty);
+	tcase_add_test(tc, test_state_url_sqlite);
+	tcase_add_test(tc, test_pg_unreachable_degrades);
 	tcase_add_test(tc, test_migrate_from_v1);
 	tcase_add_test(tc, test_newer_schema_is_not_destroyed);
 	tcase_add_test(tc, test_corrupt_file_recovered);
