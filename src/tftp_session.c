@@ -440,10 +440,9 @@ static enum sess_next on_ack(struct tftp_io *io, struct sess *x, uint16_t wire)
 			return fail_io(x);
 		}
 	}
-	if (a == TFTP_ACK_WINDOW && x->fresh) {
-		uint64_t t = now_us();
+	uint64_t t = now_us(); /* one clock read per ACK: the sample's end and the next window's start */
+	if (a == TFTP_ACK_WINDOW && x->fresh)
 		tftp_rtt_sample(&x->rtt, t > x->sent_us ? t - x->sent_us : 0);
-	}
 	x->oack_phase = 0;
 	x->acked = k;
 	x->base = k + 1;
@@ -452,7 +451,7 @@ static enum sess_next on_ack(struct tftp_io *io, struct sess *x, uint16_t wire)
 	window_open(x);
 	/* after a partial ACK part of the new window was sent before: its ACK would not time one transmission */
 	x->fresh = a == TFTP_ACK_WINDOW;
-	x->sent_us = now_us();
+	x->sent_us = t;
 	if (transmit(io, x) != 0)
 		return fail_io(x);
 	return SESS_REARM;
