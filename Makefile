@@ -100,7 +100,7 @@ test:
 e2e: $(BUILD)/autopxe
 	tests/e2e/run.sh $(BUILD)
 
-bench: $(BUILD)/autopxe
+bench: $(BUILD)/autopxe $(BUILD)/udp_limit
 	bench/run.sh $(BUILD)
 
 asan: $(BUILD)/autopxe-san
@@ -168,6 +168,11 @@ $(BUILD)/storm: bench/storm.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CSTD) $(WARN) -O2 -g -o $@ $<
 storm: $(BUILD)/storm
+
+# bench/udp_limit: the loopback UDP ceiling (sendmmsg/recvmmsg pair) the TFTP rows are a fraction of.
+$(BUILD)/udp_limit: bench/udp_limit.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CSTD) $(WARN) -O2 -g -o $@ $< -lpthread
 
 # The container image built with buildah and checked with buildah run (needs root; prints SKIP where buildah
 # cannot run). `make integration` runs it too (tests/it_deploy.c).

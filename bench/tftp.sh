@@ -19,6 +19,8 @@
 #   priority, or pinning, the same for every server, keeps the clients from preempting the server, as separate
 #   machines would; pinning also limits every server to one core. All rows are printed. Pinned rows need taskset and
 #   2+ CPUs.
+# After the table, each single row's autopxe figure as a fraction of bench/udp_limit (BUILD_DIR/udp_limit, make
+# bench builds it): the same packet pattern between two bare loopback sockets, the kernel's ceiling on this machine.
 # Every download is compared with its source. A figure marked * had failed transfers; a failure from autopxe makes
 # the script exit 1 (a peer's failures are reported, not fatal). BENCH_CASES="single" or "parallel" runs only those.
 set -eu
@@ -249,6 +251,28 @@ awk -F'|' -v servers="$all" '
 			printf "\n"
 		}
 	}' "$results"
+# ---- the physical limit: bench/udp_limit moves the same bytes in the same packet pattern (1 or W datagrams of
+# 4 + blksize bytes per 4-byte ACK) between two loopback sockets with no file and no protocol: what the kernel does
+# here. Best of $RUNS, run now, under the same load as the rows above.
+LIMIT=${UDP_LIMIT_BIN:-$BUILD/udp_limit}
+if [ -x "$LIMIT" ] && grep -q '^atftp 64MiB\|^curl 64MiB' "$results"; then
+	echo
+	printf '%-38s %10s %10s %12s\n' "physical limit (MB/s)" autopxe udp_limit "fraction"
+	for spec in "curl 64MiB blksize 512|512|1" "curl 64MiB blksize 1468|1468|1" \
+		"atftp 64MiB blksize 1468 window 1|1468|1" "atftp 64MiB blksize 1468 window 4|1468|4" \
+		"atftp 64MiB blksize 1468 window 16|1468|16"; do
+		k=${spec%%|*} rest=${spec#*|}
+		b=${rest%%|*} w=${rest#*|}
+		best=0
+		for _ in $(seq "$RUNS"); do
+			r=$(timeout 60 "$LIMIT" $((64 * 1024 * 1024)) "$b" "$w" 2>/dev/null) || continue
+			best=$(awk -v a="$best" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
+		done
+		a=$(awk -F'|' -v k="$k" '$1 == k && $2 == "autopxe" { print $3 }' "$results")
+		[ -n "$a" ] || continue
+		awk -v k="$k" -v a="$a" -v l="$best" 'BEGIN { printf "%-38s %10s %10s %11.2fx\n", k, a, l, (l > 0 ? (a + 0) / l : 0) }'
+	done
+fi
 printf 'failed transfers:'
 for s in $all; do
 	printf ' %s %s' "${s%%:*}" "$(grep -cx "${s%%:*}" "$fails" || true)"

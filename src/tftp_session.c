@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/epoll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "autoexec.h"
@@ -22,6 +24,8 @@
 #define RA_BYTES (16u << 10)
 #define TIMEOUT_CAP_MS 60000u
 #define RTO_MIN_MS 10u /* floor of the adaptive retransmission timeout */
+/* UDP GSO: at most this many bytes (and TFTP_BATCH datagrams) per sendmsg; the kernel cuts it into datagrams */
+#define GSO_BYTES 65000u
 
 void tftp_send_error(int fd, const struct sockaddr_storage *to, socklen_t tolen, enum tftp_err code, const char *msg)
 {
@@ -278,6 +282,81 @@ static int fill_batch(struct tftp_io *io, struct sess *x, unsigned n)
 	return 0;
 }
 
+/* Windowed file/menu blocks b0.. as n back-to-back DATA packets of 4 + blksize bytes in io->tx (the last may be
+ * shorter), for one UDP_SEGMENT sendmsg. Returns the bytes filled or -EIO. */
+static ssize_t fill_gso(struct tftp_io *io, struct sess *x, unsigned n)
+{
+	uint64_t b0 = x->next_tx;
+	if (b0 + n - 1 >= x->last_blk && file_changed(x))
+		return -EIO;
+	size_t stride = TFTP_HDR + x->p.blksize, total = 0, at = 0;
+	uint64_t off = (b0 - 1) * x->p.blksize;
+	for (unsigned i = 0; i < n; i++) {
+		size_t l = block_len(x, b0 + i);
+		uint8_t *slot = io->tx + (size_t)i * stride;
+		tftp_data_header(tftp_wire_block(b0 + i), slot);
+		io->iov[i][0] = (struct iovec){slot + TFTP_HDR, l};
+		total += l;
+		at = (size_t)i * stride + TFTP_HDR + l;
+	}
+	if (x->mem) {
+		for (unsigned i = 0; i < n; i++)
+			memcpy(io->iov[i][0].iov_base, x->mem + off + (size_t)i * x->p.blksize, io->iov[i][0].iov_len);
+		return (ssize_t)at;
+	}
+	/* one preadv for the window (the gaps between the payloads hold the headers) */
+	struct iovec v[TFTP_BATCH];
+	for (unsigned i = 0; i < n; i++)
+		v[i] = io->iov[i][0];
+	ssize_t r = total ? preadv(x->file_fd, v, (int)n, (off_t)off) : 0;
+	if (r >= 0 && (size_t)r < total) { /* a short read (rare on files): finish block by block */
+		size_t done = (size_t)r;
+		for (unsigned i = 0; i < n; i++) {
+			size_t l = v[i].iov_len, base = (size_t)i * x->p.blksize;
+			if (done >= base + l)
+				continue;
+			size_t skip = done > base ? done - base : 0;
+			ssize_t k = src_read(x, off + base + skip, (uint8_t *)v[i].iov_base + skip, l - skip);
+			if (k < 0 || (size_t)k != l - skip)
+				return -EIO;
+			done = base + l;
+		}
+		r = (ssize_t)total;
+	}
+	if (r < 0 || (size_t)r != total)
+		return -EIO;
+	return (ssize_t)at;
+}
+
+/* Send n blocks from x->next_tx with one UDP_SEGMENT sendmsg. n (all sent), 0 (socket full), -EIO (source), or
+ * -EOPNOTSUPP (this path cannot take GSO: the caller falls back to sendmmsg for the session). */
+static int send_gso(struct tftp_io *io, struct sess *x, unsigned n)
+{
+	ssize_t len = fill_gso(io, x, n);
+	if (len < 0)
+		return -EIO;
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} cm;
+	memset(&cm, 0, sizeof cm);
+	struct iovec one = {io->tx, (size_t)len};
+	struct msghdr mh = {.msg_name = &x->peer, .msg_namelen = x->peer_len, .msg_iov = &one, .msg_iovlen = 1,
+	                    .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	uint16_t seg = (uint16_t)(TFTP_HDR + x->p.blksize);
+	memcpy(CMSG_DATA(c), &seg, sizeof seg);
+	if (sendmsg(x->fd, &mh, MSG_DONTWAIT) == len)
+		return (int)n;
+	if (errno == EAGAIN || errno == ENOBUFS)
+		return 0;
+	log_debug("tftp: %s: UDP GSO send: %s; sendmmsg from now on", x->peer_txt, strerror(errno));
+	return -EOPNOTSUPP;
+}
+
 static void arm_out(struct tftp_io *io, struct sess *x, int on)
 {
 	if (x->want_out == on)
@@ -309,6 +388,22 @@ static int transmit(struct tftp_io *io, struct sess *x)
 		/* netascii: keep the encoder state so a short send can rewind to the first unsent block */
 		uint64_t na_off = x->na_tx_off;
 		int na_pend = x->na_tx_pend;
+		unsigned stride = TFTP_HDR + x->p.blksize, gper = GSO_BYTES / stride;
+		if (!x->netascii && !x->no_gso && x->p.windowsize > 1 && n >= 2 && gper >= 2) {
+			unsigned g = n < gper ? n : gper;
+			int k = send_gso(io, x, g);
+			if (k == -EIO)
+				return k;
+			if (k > 0) {
+				x->next_tx += (unsigned)k;
+				continue;
+			}
+			if (k == 0) {
+				arm_out(io, x, 1);
+				return 0;
+			}
+			x->no_gso = 1; /* and send this batch with sendmmsg */
+		}
 		int rc = fill_batch(io, x, n);
 		if (rc)
 			return rc;
@@ -444,10 +539,9 @@ static enum sess_next on_ack(struct tftp_io *io, struct sess *x, uint16_t wire)
 			return fail_io(x);
 		}
 	}
-	if (a == TFTP_ACK_WINDOW && x->fresh) {
-		uint64_t t = now_us();
+	uint64_t t = now_us(); /* one clock read per ACK: the sample's end and the next window's start */
+	if (a == TFTP_ACK_WINDOW && x->fresh)
 		tftp_rtt_sample(&x->rtt, t > x->sent_us ? t - x->sent_us : 0);
-	}
 	x->oack_phase = 0;
 	x->acked = k;
 	x->base = k + 1;
@@ -456,7 +550,7 @@ static enum sess_next on_ack(struct tftp_io *io, struct sess *x, uint16_t wire)
 	window_open(x);
 	/* after a partial ACK part of the new window was sent before: its ACK would not time one transmission */
 	x->fresh = a == TFTP_ACK_WINDOW;
-	x->sent_us = now_us();
+	x->sent_us = t;
 	if (transmit(io, x) != 0)
 		return fail_io(x);
 	return SESS_REARM;

@@ -67,6 +67,7 @@ struct sess {
 	uint64_t acked;    /* highest block acknowledged */
 	int oack_phase;
 	int want_out; /* EPOLLOUT armed: the socket buffer was full */
+	int no_gso;   /* UDP_SEGMENT failed on this path once: windows go out with sendmmsg */
 
 	uint64_t start_ms;
 	/* timeout_ms: the wait now running; timeout_init_ms: TFTPTimeout, the first wait and the adaptive ceiling;
