@@ -11,8 +11,7 @@
 #include "render.h"
 #include "store.h"
 
-/* Append the serialisation of j (consumed) to out. */
-static int dump_into(json_t *j, sbuf *out)
+int api_json_dump(json_t *j, sbuf *out)
 {
 	char *txt;
 	int rc;
@@ -193,7 +192,7 @@ int api_catalog_json(const struct snapshot *s, sbuf *out)
 		json_array_append_new(a, w);
 	}
 	json_object_set_new(root, "warnings", a);
-	return dump_into(root, out);
+	return api_json_dump(root, out);
 }
 
 /* rootfs-path as the menu sets it (render.c): RootfsPath (else the scan root) joined with the release directory. */
@@ -246,12 +245,12 @@ int api_host_json(const struct snapshot *s, const uint8_t mac[6], const char *ip
 	if (!id) {
 		json_object_set_new(root, "resolves", json_false());
 		json_object_set_new(root, "error", json_string("no HostDefaults entry and no DefaultDistro"));
-		return dump_into(root, out);
+		return api_json_dump(root, out);
 	}
 	if (boot_id_resolve(cfg, s->cat, id, &bt, why, sizeof(why)) != 0) {
 		json_object_set_new(root, "resolves", json_false());
 		json_object_set_new(root, "error", jstr(why));
-		return dump_into(root, out);
+		return api_json_dump(root, out);
 	}
 	json_object_set_new(root, "resolves", json_true());
 	json_object_set_new(root, "distro", jstr(bt.distro->name));
@@ -284,10 +283,10 @@ int api_host_json(const struct snapshot *s, const uint8_t mac[6], const char *ip
 		}
 		json_object_set_new(root, "initrd_size", json_integer((json_int_t)bt.kernel->initrd_size));
 	}
-	return dump_into(root, out);
+	return api_json_dump(root, out);
 }
 
 int api_message_json(int ok, const char *msg, sbuf *out)
 {
-	return dump_into(json_pack("{s:b, s:o}", "ok", ok, "message", jstr(msg ? msg : "")), out);
+	return api_json_dump(json_pack("{s:b, s:o}", "ok", ok, "message", jstr(msg ? msg : "")), out);
 }

@@ -23,4 +23,9 @@ int api_host_json(const struct snapshot *s, const uint8_t mac[6], const char *ip
 /* Append {"ok": ok, "message": msg} to out. 0 or -ENOMEM. */
 int api_message_json(int ok, const char *msg, sbuf *out);
 
+/* Append j's serialisation (2-space indent, keys in insertion order, then a newline) to out. Consumes j
+ * (NULL counts as out of memory). 0 or -ENOMEM. Shared by api.c and api_fleet.c. */
+struct json_t;
+int api_json_dump(struct json_t *j, sbuf *out);
+
 #endif

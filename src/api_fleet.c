@@ -8,25 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "api.h"
 #include "mac.h"
 #include "render.h"
-
-static int dump_into(json_t *j, sbuf *out)
-{
-	char *txt;
-	int rc;
-	if (!j)
-		return -ENOMEM;
-	txt = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(j);
-	if (!txt)
-		return -ENOMEM;
-	rc = sbuf_puts(out, txt);
-	if (rc == 0)
-		rc = sbuf_putc(out, '\n');
-	free(txt);
-	return rc;
-}
 
 /* Strings in the store were sanitised or checked on the way in; still never lose a document to bad UTF-8. */
 static json_t *jstr(const char *s)
@@ -208,7 +192,7 @@ static json_t *pin_obj(const struct store_pin *p, const struct snapshot *s)
 
 int api_pin_json(const struct store_pin *p, const struct snapshot *s, sbuf *out)
 {
-	return dump_into(pin_obj(p, s), out);
+	return api_json_dump(pin_obj(p, s), out);
 }
 
 /* ------------------------------------------------------------------ nodes */
@@ -253,7 +237,7 @@ int api_nodes_json(const struct store_node *nodes, size_t n, const size_t all_co
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(a, node_obj(&nodes[i], now_ms));
 	json_object_set_new(root, "nodes", a);
-	return dump_into(root, out);
+	return api_json_dump(root, out);
 }
 
 int api_node_json(const struct store_node *node, const struct store_event *ev, size_t nev, int64_t now_ms,
@@ -283,5 +267,5 @@ int api_node_json(const struct store_node *node, const struct store_event *ev, s
 		json_array_append_new(a, o);
 	}
 	json_object_set_new(root, "events", a);
-	return dump_into(root, out);
+	return api_json_dump(root, out);
 }

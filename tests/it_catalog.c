@@ -31,12 +31,6 @@ static const char catalog_config[] = "version: 1\n"
                                      "TFTPMaxWindowSize: 1\n"
                                      "Watch: @WATCH@\n";
 
-static void msleep(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sh(const char *fmt, ...)
 {
@@ -140,7 +134,7 @@ static int wait_menu(const char *path, const char *needle, int want, unsigned ms
 		free(m);
 		if (has == want)
 			return 1;
-		msleep(100);
+		itest_msleep(100);
 	}
 	return 0;
 }
@@ -296,7 +290,7 @@ START_TEST(test_reload_cases)
 		degraded = h && !strncmp(h, "degraded", 8);
 		free(h);
 		if (!degraded)
-			msleep(100);
+			itest_msleep(100);
 	}
 	ck_assert_msg(degraded, "healthz not degraded after a broken config");
 	char *m = http_get("/autopxe-" MAC "/iso");
@@ -314,7 +308,7 @@ START_TEST(test_reload_cases)
 		ok = h && !strcmp(h, "ok\n");
 		free(h);
 		if (!ok)
-			msleep(100);
+			itest_msleep(100);
 	}
 	ck_assert_msg(ok, "healthz not ok after the config was fixed");
 	itest_stop_clean(&srv);
@@ -365,10 +359,10 @@ END_TEST
 START_TEST(test_event_burst)
 {
 	start(1, NULL);
-	msleep(1200); /* let start-up settle */
+	itest_msleep(1200); /* let start-up settle */
 	int before = count_in_log("reloaded:");
 	sh("cd '%s/debian/bookworm' && for i in $(seq 1 500); do : > f$i; done && rm -f f*", srv.rootfs);
-	msleep(2500); /* debounce + rescan + a margin */
+	itest_msleep(2500); /* debounce + rescan + a margin */
 	int after = count_in_log("reloaded:");
 	fprintf(stderr, "catalog: 1,000 file events -> %d rescans\n", after - before);
 	ck_assert_int_ge(after - before, 1);
@@ -400,10 +394,10 @@ START_TEST(test_downloads_across_reloads)
 	FILE *p = popen(script, "r");
 	free(script);
 	ck_assert_ptr_nonnull(p);
-	msleep(300);
+	itest_msleep(300);
 	for (int i = 0; i < 20; i++) {
 		sh("curl -sf --max-time 30 -X POST -o /dev/null 'http://127.0.0.1:%u/api/v1/reload'", srv.http_port);
-		msleep(50);
+		itest_msleep(50);
 	}
 	char line[256], summary[2048] = "";
 	while (fgets(line, sizeof line, p))

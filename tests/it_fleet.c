@@ -29,35 +29,15 @@ static const char fleet_config[] = "version: 1\n"
                                    "  " MAC ": " HOSTDEF "\n"
                                    "Watch: false\n";
 
-static void msleep(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
-/* Run a command, return its stdout (caller frees); fails the test on a non-zero exit. */
-static char *out_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *out_of(const char *fmt, ...)
-{
-	char cmd[8192], *out = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	int rc = itest_run(&out, "%s", cmd);
-	ck_assert_msg(rc == 0, "command failed (%d): %s\n%s", rc, cmd, out ? out : "");
-	return out ? out : strdup("");
-}
-
 static char *http(const char *opts, const char *path)
 {
-	return out_of("curl -s -m 10 %s 'http://127.0.0.1:%u%s'", opts, srv.http_port, path);
+	return itest_out_of("curl -s -m 10 %s 'http://127.0.0.1:%u%s'", opts, srv.http_port, path);
 }
 
 /* HTTP status of a request. */
 static int code(const char *opts, const char *path)
 {
-	char *o = out_of("curl -s -m 10 -o /dev/null -w '%%{http_code}' %s 'http://127.0.0.1:%u%s'", opts, srv.http_port,
+	char *o = itest_out_of("curl -s -m 10 -o /dev/null -w '%%{http_code}' %s 'http://127.0.0.1:%u%s'", opts, srv.http_port,
 	                 path);
 	int c = atoi(o);
 	free(o);
@@ -103,7 +83,7 @@ static char *node_doc(const char *state_wanted)
 		doc = http("", "/api/v1/nodes/" MAC);
 		if (strstr(doc, state_wanted))
 			break;
-		msleep(50);
+		itest_msleep(50);
 	}
 	return doc;
 }
@@ -156,7 +136,7 @@ START_TEST(test_one_shot_pin)
 	              o);
 	free(o);
 	/* the CLI table */
-	o = out_of("%s --server 127.0.0.1:%u nodes --state booted", getenv("AUTOPXE_BIN") ? getenv("AUTOPXE_BIN")
+	o = itest_out_of("%s --server 127.0.0.1:%u nodes --state booted", getenv("AUTOPXE_BIN") ? getenv("AUTOPXE_BIN")
 	                                                                                  : "build/autopxe-san",
 	           srv.http_port);
 	ck_assert_msg(strstr(o, MAC) && strstr(o, "booted") && strstr(o, "initrd http ok"), "%s", o);
@@ -164,10 +144,10 @@ START_TEST(test_one_shot_pin)
 	/* over TFTP too: the menu and the kernel are joined by the client address */
 	o = http("-X POST -d '{\"boot\":\"" PINNED "\",\"once\":true}'", "/api/v1/hosts/" MAC "/pin");
 	free(o);
-	o = out_of("curl -s -m 10 tftp://127.0.0.1:%u/autopxe-" MACHEX " | grep 'choose --default'", srv.tftp_port);
+	o = itest_out_of("curl -s -m 10 tftp://127.0.0.1:%u/autopxe-" MACHEX " | grep 'choose --default'", srv.tftp_port);
 	ck_assert_msg(strstr(o, PINNED), "%s", o);
 	free(o);
-	o = out_of("curl -s -m 20 -o /dev/null tftp://127.0.0.1:%u%s && echo sent", srv.tftp_port, UKERNEL);
+	o = itest_out_of("curl -s -m 20 -o /dev/null tftp://127.0.0.1:%u%s && echo sent", srv.tftp_port, UKERNEL);
 	free(o);
 	ck_assert_int_eq(code("", "/api/v1/hosts/" MAC "/pin"), 404);
 	o = node_doc("\"last_event\": \"kernel tftp ok\"");
@@ -186,7 +166,7 @@ START_TEST(test_pin_survives_restart)
 	char def[256], *o;
 	start();
 	/* set with the CLI, which finds the server through the config's HTTPListen override */
-	o = out_of("%s --config '%s' --http-listen 127.0.0.1:%u pin %s %s --once", bin(), srv.config, srv.http_port,
+	o = itest_out_of("%s --config '%s' --http-listen 127.0.0.1:%u pin %s %s --once", bin(), srv.config, srv.http_port,
 	           MACHEX, PINNED);
 	ck_assert_msg(strstr(o, "pinned " MAC " to " PINNED " (once)"), "%s", o);
 	free(o);
@@ -208,11 +188,11 @@ START_TEST(test_pin_survives_restart)
 	ck_assert_msg(strstr(o, "\"kind\": \"kernel\""), "timeline lost over a restart: %s", o);
 	free(o);
 	/* unpin via the CLI; unpinning again reports it */
-	o = out_of("%s --server 127.0.0.1:%u pin %s debian/bookworm/6.1.0-9-amd64/nfs", bin(), srv.http_port, MAC);
+	o = itest_out_of("%s --server 127.0.0.1:%u pin %s debian/bookworm/6.1.0-9-amd64/nfs", bin(), srv.http_port, MAC);
 	free(o);
 	menu_default(def, sizeof def);
 	ck_assert_str_eq(def, "debian/bookworm/6.1.0-9-amd64/nfs");
-	o = out_of("%s --server 127.0.0.1:%u unpin %s", bin(), srv.http_port, MAC);
+	o = itest_out_of("%s --server 127.0.0.1:%u unpin %s", bin(), srv.http_port, MAC);
 	ck_assert_msg(strstr(o, "unpinned " MAC), "%s", o);
 	free(o);
 	ck_assert_int_ne(itest_run(NULL, "%s --server 127.0.0.1:%u unpin %s 2>/dev/null", bin(), srv.http_port, MAC), 0);
@@ -237,7 +217,7 @@ START_TEST(test_pin_survives_reload)
 	menu_default(def, sizeof def);
 	ck_assert_str_eq(def, PINNED);
 	/* the pinned release disappears: reported (API, log, menu echo) and ignored, the pin itself kept */
-	free(out_of("rm -rf '%s/ubuntu'", srv.rootfs));
+	free(itest_out_of("rm -rf '%s/ubuntu'", srv.rootfs));
 	ck_assert_int_eq(code("-X POST", "/api/v1/reload"), 200);
 	menu_default(def, sizeof def);
 	ck_assert_str_eq(def, HOSTDEF);

@@ -47,12 +47,6 @@ static const char base_config[] = "version: 1\n"
 
 static struct itest_server srv;
 
-static void msleep(unsigned ms)
-{
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -158,7 +152,7 @@ static void wait_idle(int fds, unsigned max_ms)
 		 * transient use when it was taken): a leak is more fds, never fewer */
 		if (t == 0 && h <= 1 && n <= fds)
 			return;
-		msleep(100);
+		itest_msleep(100);
 	}
 	ck_abort_msg("server not idle after %u ms: tftp sessions %lld, http %lld, fds %d (baseline %d)", max_ms, t, h,
 	             n, fds);
@@ -352,10 +346,10 @@ START_TEST(test_sighup_storm_during_transfers)
 	FILE *sh = popen(script, "r");
 	free(script);
 	ck_assert_ptr_nonnull(sh);
-	msleep(100);
+	itest_msleep(100);
 	for (int i = 0; i < 20; i++) {
 		kill(srv.pid, SIGHUP);
-		msleep(50);
+		itest_msleep(50);
 	}
 	char line[256], summary[1024] = "";
 	while (fgets(line, sizeof line, sh))
@@ -393,7 +387,7 @@ START_TEST(test_sigterm_during_transfers)
 	/* wait until transfers are in flight */
 	long long active = 0;
 	for (int i = 0; i < 50 && active < 5; i++) {
-		msleep(50);
+		itest_msleep(50);
 		active = itest_metric(&srv, "autopxe_tftp_active_sessions");
 	}
 	ck_assert_msg(active >= 5, "transfers did not start (%lld)", active);
@@ -516,7 +510,7 @@ START_TEST(test_slowloris_does_not_starve)
 		ck_assert_int_eq((int)send(fds[i], "GET /autopxe-5254", 17, MSG_NOSIGNAL), 17);
 		opened++;
 	}
-	msleep(300);
+	itest_msleep(300);
 	unsigned worst = 0;
 	for (int k = 0; k < 5; k++) {
 		char *out = NULL;
@@ -838,7 +832,7 @@ START_TEST(test_log_is_sanitised)
 	http_raw("GET /x\x1b[31mRED\x7f HTTP/1.1\r\nHost: x\r\n\r\n", 38, &leak);
 	http_raw("G\x1b[2JT / HTTP/1.1\r\nHost: x\r\n\r\n", 30, &leak);
 	http_raw("GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: \x1b]0;pwned\x07\r\n\r\n", 49, &leak);
-	msleep(200);
+	itest_msleep(200);
 	size_t len = 0;
 	char *log = tu_slurp(srv.log, &len);
 	ck_assert_ptr_nonnull(log);

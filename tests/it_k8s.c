@@ -14,14 +14,9 @@
 
 static struct itest_server srv;
 
-static void msleep(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
-static char *out_of(int want_rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *out_of(int want_rc, const char *fmt, ...)
+/* Run a shell command, require exit status want_rc, return its stdout (caller frees). */
+static char *run_out(int want_rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *run_out(int want_rc, const char *fmt, ...)
 {
 	char cmd[8192], *out = NULL;
 	va_list ap;
@@ -52,7 +47,7 @@ START_TEST(test_manifests_fields)
 		fprintf(stderr, "it_k8s: SKIPPED: python3-yaml is not installed\n");
 		return;
 	}
-	o = out_of(0, "python3 tests/k8s_manifests.py dist/k8s");
+	o = run_out(0, "python3 tests/k8s_manifests.py dist/k8s");
 	ck_assert_msg(strstr(o, "k8s manifests: ok"), "%s", o);
 	free(o);
 	/* the checker fails on what matters: each mutation of a copy is caught */
@@ -69,14 +64,14 @@ START_TEST(test_manifests_fields)
 	    {"secret.yaml", "s/state-url:/other-url:/"},
 	};
 	for (size_t i = 0; i < sizeof breaks / sizeof breaks[0]; i++) {
-		o = out_of(0,
+		o = run_out(0,
 		           "rm -rf '%s/k' && mkdir -p '%s/k/dist' && cp -r dist/k8s '%s/k/dist/' && cp compose.two.yml '%s/k/' && "
 		           "sed -i '%s' '%s/k/dist/k8s/%s' && ! cmp -s dist/k8s/%s '%s/k/dist/k8s/%s' && echo changed",
 		           srv.dir, srv.dir, srv.dir, srv.dir, breaks[i][1], srv.dir, breaks[i][0], breaks[i][0], srv.dir,
 		           breaks[i][0]);
 		ck_assert_msg(strstr(o, "changed"), "mutation %zu did not apply", i);
 		free(o);
-		o = out_of(1, "python3 tests/k8s_manifests.py '%s/k/dist/k8s'", srv.dir);
+		o = run_out(1, "python3 tests/k8s_manifests.py '%s/k/dist/k8s'", srv.dir);
 		ck_assert_msg(strstr(o, "problem"), "mutation %zu (%s) not caught:\n%s", i, breaks[i][1], o);
 		free(o);
 	}
@@ -88,7 +83,7 @@ static void configmap_write(const char *ts, const char *default_distro)
 {
 	char cwd[512];
 	ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
-	char *o = out_of(0,
+	char *o = run_out(0,
 	                 "set -e; cd '%s'; mkdir -p cm/..%s state; "
 	                 "python3 - '%s' '%s' '%s' '%s/dist/k8s/configmap.yaml' <<'EOF'\n"
 	                 "import sys, yaml\n"
@@ -109,7 +104,7 @@ static void configmap_write(const char *ts, const char *default_distro)
 
 static void menu_default(char *out, size_t len)
 {
-	char *m = out_of(0, "curl -s -m 10 'http://127.0.0.1:%u/autopxe-" MACHEX "'", srv.http_port);
+	char *m = run_out(0, "curl -s -m 10 'http://127.0.0.1:%u/autopxe-" MACHEX "'", srv.http_port);
 	const char *p = strstr(m, "choose --default ");
 	ck_assert_msg(p != NULL, "no default in menu:\n%s", m);
 	p += strlen("choose --default ");
@@ -125,12 +120,12 @@ START_TEST(test_configmap_config_and_update)
 		return;
 	}
 	/* the Secret's files: a StateURL (SQLite here: no database needed) and a token */
-	free(out_of(0, "mkdir -p '%s/secret' && echo 'sqlite://%s/state/fleet.db' > '%s/secret/state-url' && "
+	free(run_out(0, "mkdir -p '%s/secret' && echo 'sqlite://%s/state/fleet.db' > '%s/secret/state-url' && "
 	               "echo token > '%s/secret/api-token'",
 	            srv.dir, srv.dir, srv.dir, srv.dir));
 	configmap_write("2026_12_03_00_00_00.1", "debian/bookworm/latest/nfs");
 	snprintf(srv.config, sizeof srv.config, "%s/cm/config.yaml", srv.dir);
-	char *o = out_of(0, "'%s' --config '%s' check-config 2>&1", getenv("AUTOPXE_BIN") ? getenv("AUTOPXE_BIN") : "build/autopxe-san",
+	char *o = run_out(0, "'%s' --config '%s' check-config 2>&1", getenv("AUTOPXE_BIN") ? getenv("AUTOPXE_BIN") : "build/autopxe-san",
 	                 srv.config);
 	ck_assert_msg(strstr(o, ": ok ("), "the ConfigMap's config does not load:\n%s", o);
 	free(o);
@@ -138,7 +133,7 @@ START_TEST(test_configmap_config_and_update)
 	menu_default(def, sizeof def);
 	ck_assert_str_eq(def, "debian/bookworm/latest/nfs");
 	/* StateURLFile was used: the SQLite file it names exists */
-	o = out_of(0, "ls '%s/state'", srv.dir);
+	o = run_out(0, "ls '%s/state'", srv.dir);
 	ck_assert_msg(strstr(o, "fleet.db"), "StateURLFile ignored: %s", o);
 	free(o);
 	/* kubelet's update: a new ..<ts> directory and an atomic rename of ..data; config.yaml itself is untouched */
@@ -147,7 +142,7 @@ START_TEST(test_configmap_config_and_update)
 		menu_default(def, sizeof def);
 		if (strcmp(def, "debian/trixie/latest/nfs") == 0)
 			break;
-		msleep(100);
+		itest_msleep(100);
 	}
 	ck_assert_str_eq(def, "debian/trixie/latest/nfs");
 }

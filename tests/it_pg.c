@@ -29,34 +29,15 @@ static char pgdir[256];
 static unsigned pgport;
 static const char *skip_why;
 
-static void msleep(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
-static char *out_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *out_of(const char *fmt, ...)
-{
-	char cmd[8192], *out = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	int rc = itest_run(&out, "%s", cmd);
-	ck_assert_msg(rc == 0, "command failed (%d): %s\n%s", rc, cmd, out ? out : "");
-	return out ? out : strdup("");
-}
-
 static char *http(const struct itest_server *s, const char *opts, const char *path)
 {
-	return out_of("curl -s -m 10 %s 'http://127.0.0.1:%u%s'", opts, s->http_port, path);
+	return itest_out_of("curl -s -m 10 %s 'http://127.0.0.1:%u%s'", opts, s->http_port, path);
 }
 
 /* One value from PostgreSQL (psql as root over TCP; trust authentication). */
 static long pg_value(const char *sql)
 {
-	char *o = out_of("psql -X -h 127.0.0.1 -p %u -U autopxe -d postgres -Atc \"%s\"", pgport, sql);
+	char *o = itest_out_of("psql -X -h 127.0.0.1 -p %u -U autopxe -d postgres -Atc \"%s\"", pgport, sql);
 	long v = strtol(o, NULL, 10);
 	free(o);
 	return v;
@@ -184,7 +165,7 @@ static char *wait_for(const struct itest_server *s, const char *path, const char
 		doc = http(s, "", path);
 		if (strstr(doc, want))
 			break;
-		msleep(100);
+		itest_msleep(100);
 	}
 	return doc;
 }
@@ -224,16 +205,16 @@ START_TEST(test_pin_shared)
 	menu_default(&B, def, sizeof def);
 	ck_assert_str_eq(def, PINNED);
 	/* the node boots through B: its kernel sent completely consumes the pin, once */
-	o = out_of("curl -s -m 10 -o /dev/null -w '%%{http_code}' 'http://127.0.0.1:%u" UKERNEL "'", B.http_port);
+	o = itest_out_of("curl -s -m 10 -o /dev/null -w '%%{http_code}' 'http://127.0.0.1:%u" UKERNEL "'", B.http_port);
 	ck_assert_str_eq(o, "200");
 	free(o);
-	o = out_of("curl -s -m 10 -o /dev/null -w '%%{http_code}' 'http://127.0.0.1:%u" UINITRD "'", B.http_port);
+	o = itest_out_of("curl -s -m 10 -o /dev/null -w '%%{http_code}' 'http://127.0.0.1:%u" UINITRD "'", B.http_port);
 	ck_assert_str_eq(o, "200");
 	free(o);
 	menu_default(&B, def, sizeof def);
 	ck_assert_str_eq(def, HOSTDEF);
 	long left = -1;
-	for (int i = 0; i < 50 && left != 0; i++, msleep(100))
+	for (int i = 0; i < 50 && left != 0; i++, itest_msleep(100))
 		left = pg_value("SELECT count(*) FROM pins");
 	ck_assert_int_eq(left, 0);
 	/* one timeline: A shows the boot through B, with B's events (menu, kernel, initrd, the menu after) */
@@ -248,7 +229,7 @@ START_TEST(test_pin_shared)
 	/* A learns it is gone: a second boot through A falls back too */
 	o = wait_for(&A, "/api/v1/hosts/" MAC "/pin", "404");
 	free(o);
-	for (int i = 0; i < 30; i++, msleep(100)) {
+	for (int i = 0; i < 30; i++, itest_msleep(100)) {
 		menu_default(&A, def, sizeof def);
 		if (strcmp(def, HOSTDEF) == 0)
 			break;
@@ -257,7 +238,7 @@ START_TEST(test_pin_shared)
 	ck_assert_int_eq(metric(&B, "autopxe_pins_consumed_total"), 1);
 	ck_assert_int_eq(metric(&A, "autopxe_pins_consumed_total"), 0);
 	/* and B sees A's menu fetches */
-	for (int i = 0; i < 50; i++, msleep(100)) {
+	for (int i = 0; i < 50; i++, itest_msleep(100)) {
 		o = http(&B, "", "/api/v1/nodes/" MAC);
 		if (count(o, "\"kind\": \"menu\"") >= 3)
 			break;
@@ -290,7 +271,7 @@ START_TEST(test_outage_mid_storm)
 		return;
 	const char *st = storm_bin();
 	/* 100 nodes through each instance, spread over 4 s; PostgreSQL stopped 1 s in */
-	o = out_of("dir='%s'; "
+	o = itest_out_of("dir='%s'; "
 	           "'%s' --tftp 127.0.0.1:%u --nodes 100 --default-id debian/trixie/latest/nfs --mac-base 525400a00000 "
 	           "--src-base 127.10.0.1 --spread-ms 4000 --root '%s' >$dir/a.out 2>&1 & pa=$!; "
 	           "'%s' --tftp 127.0.0.1:%u --nodes 100 --default-id debian/trixie/latest/nfs --mac-base 525400b00000 "
@@ -303,10 +284,10 @@ START_TEST(test_outage_mid_storm)
 	                  strstr(strstr(o, "ok=100 failed=0") + 1, "ok=100 failed=0"),
 	              "storms with PostgreSQL stopped:\n%s", o);
 	free(o);
-	o = out_of("cat '%s/health_a'", A.dir);
+	o = itest_out_of("cat '%s/health_a'", A.dir);
 	ck_assert_msg(strstr(o, "state degraded"), "A's /healthz during the outage: %s", o);
 	free(o);
-	o = out_of("cat '%s/status_b'", A.dir);
+	o = itest_out_of("cat '%s/status_b'", A.dir);
 	ck_assert_msg(strstr(o, "State degraded"), "B's status page during the outage has no warning");
 	free(o);
 	/* the timeline was kept in memory meanwhile */
@@ -316,7 +297,7 @@ START_TEST(test_outage_mid_storm)
 	/* PostgreSQL back: the buffered events are written, both instances healthy again */
 	ck_assert_int_eq(pg_ctl("start"), 0);
 	long booted = -1;
-	for (int i = 0; i < 100 && booted != 200; i++, msleep(100))
+	for (int i = 0; i < 100 && booted != 200; i++, itest_msleep(100))
 		booted = pg_value("SELECT count(*) FROM nodes WHERE state = 3 AND (mac LIKE '52:54:00:a0:%' OR mac LIKE "
 		                  "'52:54:00:b0:%')");
 	ck_assert_int_eq(booted, 200);

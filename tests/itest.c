@@ -336,6 +336,24 @@ int itest_sha256(const char *path, char hex[65])
 	return 0;
 }
 
+void itest_msleep(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+char *itest_out_of(const char *fmt, ...)
+{
+	char cmd[8192], *out = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	int rc = itest_run(&out, "%s", cmd);
+	ck_assert_msg(rc == 0, "command failed (%d): %s\n%s", rc, cmd, out ? out : "");
+	return out ? out : strdup("");
+}
+
 long long itest_metric(const struct itest_server *s, const char *name)
 {
 	char *out = NULL;

@@ -56,6 +56,11 @@ int itest_log_contains(const struct itest_server *s, const char *needle);
 /* Value of the Prometheus sample `name` (a line "name value", as written, labels included) in the server's
  * GET /metrics, fetched with curl (5 s at most); -1 when absent or when the server does not answer. */
 long long itest_metric(const struct itest_server *s, const char *name);
+/* Sleep ms milliseconds. */
+void itest_msleep(unsigned ms);
+/* Run a shell command (printf-style) and return its stdout (caller frees; "" when it printed nothing);
+ * fails the test when the command exits non-zero. */
+char *itest_out_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- raw sockets on 127.0.0.1, for what curl, tftp-hpa and atftp will not send. Ports are in host order.
  * These end the running Check test (a failed assertion) on a socket error instead of returning one; the
