@@ -1338,7 +1338,9 @@ static void lan_up(const char *srv, const char *lab)
 	        "cannot build the LAN bridge (see %s/commands.log)", S.dir);
 }
 
-static void dnsmasq_start(const char *srv)
+/* dnsmasq on the server side of the LAN: DHCP for 192.0.2.100-150 and IPv6 RAs, plus the options in `boot`
+ * (NULL-terminated; NULL = addresses only, no boot file, no PXE options at all). */
+static void dnsmasq_start(const char *srv, const char *const *boot)
 {
 	char lp[MAXPATH + 32];
 	snprintf(lp, sizeof lp, "%s/dnsmasq.out", S.dir);
@@ -1360,13 +1362,8 @@ static void dnsmasq_start(const char *srv)
 	av_add(&a, "--pid-file=%s/dnsmasq.pid", S.dir);
 	av_add(&a, "--log-dhcp");
 	av_add(&a, "--log-facility=%s/dnsmasq.log", S.dir);
-	av_add(&a, "--dhcp-match=set:ipxe,175");
-	av_add(&a, "--dhcp-userclass=set:ipxe,iPXE");
-	av_add(&a, "--dhcp-match=set:efi64,option:client-arch,7");
-	av_add(&a, "--dhcp-match=set:efi64,option:client-arch,9");
-	av_add(&a, "--dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe,,192.0.2.1");
-	av_add(&a, "--dhcp-boot=tag:!ipxe,tag:efi64,snponly.efi,,192.0.2.1");
-	av_add(&a, "--dhcp-boot=tag:ipxe,autopxe-${mac:hexraw},,192.0.2.1");
+	for (const char *const *o = boot; o && *o; o++)
+		av_add(&a, "%s", *o);
 	pid_t pid = spawn(&a, fd, srv, SIGTERM);
 	av_free(&a);
 	close(fd);
@@ -1395,7 +1392,17 @@ static void lan_scenario(const char *id, const char *mac, int uefi)
 	link_or_copy("/usr/lib/ipxe/snponly.efi", p);
 	config_write(&(struct cfg_opts){.nfs_server = "192.0.2.1"});
 	lan_up(srv, lab);
-	dnsmasq_start(srv);
+	static const char *const pxe[] = {
+	    "--dhcp-match=set:ipxe,175",
+	    "--dhcp-userclass=set:ipxe,iPXE",
+	    "--dhcp-match=set:efi64,option:client-arch,7",
+	    "--dhcp-match=set:efi64,option:client-arch,9",
+	    "--dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe,,192.0.2.1",
+	    "--dhcp-boot=tag:!ipxe,tag:efi64,snponly.efi,,192.0.2.1",
+	    "--dhcp-boot=tag:ipxe,autopxe-${mac:hexraw},,192.0.2.1",
+	    NULL,
+	};
+	dnsmasq_start(srv, pxe);
 	server_start("0.0.0.0:69", "0.0.0.0:80", srv);
 	struct boot_opts o = {.label = "boot", .fw = uefi ? FW_UEFI : FW_BIOS, .netns = lab,
 	                      .timeout = uefi ? UEFI_TIMEOUT : BIOS_TIMEOUT, .romfile = uefi ? "" : NULL,
@@ -1720,34 +1727,6 @@ static void proxy_lan_up(const char *srv, const char *lab)
 	        "cannot give br0 the autopxe address (see %s/commands.log)", S.dir);
 }
 
-static void dnsmasq_plain_start(const char *srv)
-{
-	char lp[MAXPATH + 32];
-	snprintf(lp, sizeof lp, "%s/dnsmasq.out", S.dir);
-	int fd = open(lp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	REQUIRE(fd >= 0, "create %s", lp);
-	struct argv a = {0};
-	av_add(&a, "dnsmasq");
-	av_add(&a, "--keep-in-foreground");
-	av_add(&a, "--conf-file=/dev/null");
-	av_add(&a, "--port=0");
-	av_add(&a, "--interface=vsrv");
-	av_add(&a, "--bind-interfaces");
-	av_add(&a, "--user=root");
-	av_add(&a, "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,10m");
-	av_add(&a, "--enable-ra");
-	av_add(&a, "--dhcp-range=2001:db8:e2e::,ra-only");
-	av_add(&a, "--dhcp-leasefile=%s/leases", S.dir);
-	av_add(&a, "--pid-file=%s/dnsmasq.pid", S.dir);
-	av_add(&a, "--log-dhcp");
-	av_add(&a, "--log-facility=%s/dnsmasq.log", S.dir);
-	/* nothing else: no dhcp-boot, no dhcp-match, no pxe-service */
-	pid_t pid = spawn(&a, fd, srv, SIGTERM);
-	av_free(&a);
-	close(fd);
-	track(pid, SIGTERM, "dnsmasq");
-}
-
 /* uefi = 0: SeaBIOS + the NIC's iPXE ROM: iPXE is answered with its menu URL directly (its REQUEST to 4011).
  * uefi = 1: OVMF's own PXE client (no iPXE ROM): the proxy offer names snponly.efi on autopxe's TFTP; that iPXE
  * DHCPs again, gets its menu URL from the proxy, the kernel comes over HTTP.
@@ -1771,7 +1750,7 @@ static void proxy_scenario(const char *id, const char *mac, int uefi, int pin)
 	config_write(&(struct cfg_opts){.nfs_server = "192.0.2.1", .hosts = pin ? hosts : NULL,
 	                                .extra = "ProxyDHCP: true\nProxyDHCPInterfaces: [br0]\n"});
 	proxy_lan_up(srv, lab);
-	dnsmasq_plain_start(srv);
+	dnsmasq_start(srv, NULL); /* addresses only: no dhcp-boot, no dhcp-match, no pxe-service */
 	server_start("0.0.0.0:69", "0.0.0.0:80", lab);
 	struct boot_opts o = {.label = "boot", .fw = uefi ? FW_UEFI : FW_BIOS, .netns = lab,
 	                      .timeout = uefi ? UEFI_TIMEOUT : BIOS_TIMEOUT, .romfile = uefi ? "" : NULL,
@@ -1840,7 +1819,7 @@ START_TEST(s10d_proxy_non_pxe)
 	               "br0 && ip -n %s link set vclibr up && ip -n %s link set vcli up",
 	               lab, S.mac, lab, lab, lab) == 0,
 	        "cannot add the client veth (see %s/commands.log)", S.dir);
-	dnsmasq_plain_start(srv);
+	dnsmasq_start(srv, NULL); /* addresses only: no dhcp-boot, no dhcp-match, no pxe-service */
 	server_start("0.0.0.0:69", "0.0.0.0:80", lab);
 	int rc = run_sh("ip netns exec %s busybox udhcpc -f -q -n -i vcli -t 5 -T 2 -s /bin/true > %s 2>&1", lab, out);
 	REQUIRE(rc == 0 && file_contains(out, "obtained"), "udhcpc got no lease from dnsmasq (status %d, see %s)", rc,
@@ -1898,35 +1877,6 @@ static void dialect_boot_dir(int grub)
 	}
 }
 
-/* dnsmasq on the server side of the LAN: DHCP (+ RA) only, every client gets `bootfile` from 192.0.2.1. */
-static void dialect_dnsmasq(const char *srv, const char *bootfile)
-{
-	char lp[MAXPATH + 32];
-	snprintf(lp, sizeof lp, "%s/dnsmasq.out", S.dir);
-	int fd = open(lp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	REQUIRE(fd >= 0, "create %s", lp);
-	struct argv a = {0};
-	av_add(&a, "dnsmasq");
-	av_add(&a, "--keep-in-foreground");
-	av_add(&a, "--conf-file=/dev/null");
-	av_add(&a, "--port=0");
-	av_add(&a, "--interface=vsrv");
-	av_add(&a, "--bind-interfaces");
-	av_add(&a, "--user=root");
-	av_add(&a, "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,10m");
-	av_add(&a, "--enable-ra");
-	av_add(&a, "--dhcp-range=2001:db8:e2e::,ra-only");
-	av_add(&a, "--dhcp-leasefile=%s/leases", S.dir);
-	av_add(&a, "--pid-file=%s/dnsmasq.pid", S.dir);
-	av_add(&a, "--log-dhcp");
-	av_add(&a, "--log-facility=%s/dnsmasq.log", S.dir);
-	av_add(&a, "--dhcp-boot=%s,,192.0.2.1", bootfile);
-	pid_t pid = spawn(&a, fd, srv, SIGTERM);
-	av_free(&a);
-	close(fd);
-	track(pid, SIGTERM, "dnsmasq");
-}
-
 /* grub = 1: OVMF's own PXE (no iPXE ROM) loads grubnetx64.efi, which asks for grub/grub.cfg-01-<mac>.
  * grub = 0: BIOS; the NIC's PXE ROM loads pxelinux.0, which loads ldlinux.c32 and pxelinux.cfg/01-<mac>.
  * pin: a HostDefaults boot id for this MAC (its kernel word must be a version), NULL = DefaultDistro.
@@ -1955,7 +1905,8 @@ static void dialect_scenario(const char *id, const char *mac, int grub, const ch
 		snprintf(hosts, sizeof hosts, "  %s: debian/bookworm/%s/%s\n", hyp, E.kver, pin_tmpl);
 	config_write(&(struct cfg_opts){.nfs_server = "192.0.2.1", .hosts = pin_tmpl ? hosts : NULL, .extra = extra});
 	lan_up(srv, lab);
-	dialect_dnsmasq(srv, grub ? "grubnetx64.efi" : "pxelinux.0");
+	const char *boot[] = {grub ? "--dhcp-boot=grubnetx64.efi,,192.0.2.1" : "--dhcp-boot=pxelinux.0,,192.0.2.1", NULL};
+	dnsmasq_start(srv, boot);
 	server_start("0.0.0.0:69", "0.0.0.0:80", srv);
 	struct boot_opts o = {.label = "boot", .fw = grub ? FW_UEFI : FW_BIOS, .netns = lab,
 	                      .timeout = grub ? UEFI_TIMEOUT : BIOS_TIMEOUT, .romfile = grub ? "" : NULL,
