@@ -1,6 +1,7 @@
 /* metrics.c - process-wide counters kept with atomics and rendered in the Prometheus text format. */
 #include "metrics.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -116,6 +117,11 @@ void metrics_dhcp(enum dhcp_metric what)
 static int head(sbuf *o, const char *name, const char *type, const char *help)
 {
 	return sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+int metrics_put(sbuf *o, const char *name, const char *type, const char *help, unsigned long long value)
+{
+	return head(o, name, type, help) || sbuf_printf(o, "%s %llu\n", name, value) ? -ENOMEM : 0;
 }
 
 static int hist_render(sbuf *o, const char *name, const char *help, struct hist *h, const unsigned *bounds)

@@ -49,5 +49,7 @@ void metrics_config_error(void);
 
 /* Append the Prometheus exposition text to out. 0 or -ENOMEM. */
 int metrics_render(sbuf *out);
+/* Append one unlabelled sample with its HELP and TYPE lines (for other modules' metrics). 0 or -ENOMEM. */
+int metrics_put(sbuf *out, const char *name, const char *type, const char *help, unsigned long long value);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "mac.h"
+#include "metrics.h"
 #include "render.h"
 #include "snapshot.h"
 
@@ -1300,27 +1301,16 @@ int store_metrics(sbuf *out)
 	rc |= sbuf_puts(out, "# HELP autopxe_nodes Nodes seen, by boot state.\n# TYPE autopxe_nodes gauge\n");
 	for (int i = 0; i < NODE_NSTATES; i++)
 		rc |= sbuf_printf(out, "autopxe_nodes{state=\"%s\"} %zu\n", state_names[i], count[i]);
-	rc |= sbuf_printf(out, "# HELP autopxe_pins Active API pins.\n# TYPE autopxe_pins gauge\nautopxe_pins %zu\n",
-	                  atomic_load(&pin_count));
-	rc |= sbuf_printf(out,
-	                  "# HELP autopxe_store_events_total Timeline events recorded.\n# TYPE autopxe_store_events_total "
-	                  "counter\nautopxe_store_events_total %llu\n",
+	rc |= metrics_put(out, "autopxe_pins", "gauge", "Active API pins.", atomic_load(&pin_count));
+	rc |= metrics_put(out, "autopxe_store_events_total", "counter", "Timeline events recorded.",
 	                  (unsigned long long)atomic_load(&n_events));
-	rc |= sbuf_printf(out,
-	                  "# HELP autopxe_store_dropped_total Events dropped (queue full).\n# TYPE "
-	                  "autopxe_store_dropped_total counter\nautopxe_store_dropped_total %llu\n",
+	rc |= metrics_put(out, "autopxe_store_dropped_total", "counter", "Events dropped (queue full).",
 	                  (unsigned long long)atomic_load(&n_dropped));
-	rc |= sbuf_printf(out,
-	                  "# HELP autopxe_store_errors_total Failed state-store writes.\n# TYPE "
-	                  "autopxe_store_errors_total counter\nautopxe_store_errors_total %llu\n",
+	rc |= metrics_put(out, "autopxe_store_errors_total", "counter", "Failed state-store writes.",
 	                  (unsigned long long)atomic_load(&n_be_errors));
-	rc |= sbuf_printf(out,
-	                  "# HELP autopxe_pins_consumed_total One-shot pins consumed.\n# TYPE "
-	                  "autopxe_pins_consumed_total counter\nautopxe_pins_consumed_total %llu\n",
+	rc |= metrics_put(out, "autopxe_pins_consumed_total", "counter", "One-shot pins consumed.",
 	                  (unsigned long long)atomic_load(&n_consumed));
-	rc |= sbuf_printf(out,
-	                  "# HELP autopxe_store_degraded 1 when the state store runs in memory only.\n# TYPE "
-	                  "autopxe_store_degraded gauge\nautopxe_store_degraded %d\n",
+	rc |= metrics_put(out, "autopxe_store_degraded", "gauge", "1 when the state store runs in memory only.",
 	                  G.open && degraded_now() ? 1 : 0);
 	return rc ? -ENOMEM : 0;
 }
