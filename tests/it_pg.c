@@ -178,16 +178,6 @@ static int count(const char *hay, const char *needle)
 	return n;
 }
 
-static long metric(const struct itest_server *s, const char *name)
-{
-	char *m = http(s, "", "/metrics"), k[128];
-	snprintf(k, sizeof k, "\n%s ", name);
-	const char *p = strstr(m, k);
-	long v = p ? strtol(p + strlen(k), NULL, 10) : -1;
-	free(m);
-	return v;
-}
-
 START_TEST(test_pin_shared)
 {
 	char def[256], *o;
@@ -235,8 +225,8 @@ START_TEST(test_pin_shared)
 			break;
 	}
 	ck_assert_str_eq(def, HOSTDEF);
-	ck_assert_int_eq(metric(&B, "autopxe_pins_consumed_total"), 1);
-	ck_assert_int_eq(metric(&A, "autopxe_pins_consumed_total"), 0);
+	ck_assert_int_eq(itest_metric(&B, "autopxe_pins_consumed_total"), 1);
+	ck_assert_int_eq(itest_metric(&A, "autopxe_pins_consumed_total"), 0);
 	/* and B sees A's menu fetches */
 	for (int i = 0; i < 50; i++, itest_msleep(100)) {
 		o = http(&B, "", "/api/v1/nodes/" MAC);
@@ -309,8 +299,8 @@ START_TEST(test_outage_mid_storm)
 	o = wait_for(&B, "/healthz", "ok");
 	ck_assert_str_eq(o, "ok\n");
 	free(o);
-	ck_assert_int_eq(metric(&A, "autopxe_store_dropped_total"), 0);
-	ck_assert_int_eq(metric(&B, "autopxe_store_dropped_total"), 0);
+	ck_assert_int_eq(itest_metric(&A, "autopxe_store_dropped_total"), 0);
+	ck_assert_int_eq(itest_metric(&B, "autopxe_store_dropped_total"), 0);
 	/* and each instance sees the other's 100 nodes */
 	o = wait_for(&A, "/api/v1/nodes/52:54:00:b0:00:63", "\"booted\"");
 	ck_assert_msg(strstr(o, "\"booted\""), "A's view of a node booted through B: %s", o);
