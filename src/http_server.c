@@ -693,7 +693,8 @@ static enum MHD_Result h_menu(struct hctx *h, const struct menu_request *rq)
 	if (!s)
 		return send_no_snapshot(h->c, h->r, h->head);
 	gen = s->generation;
-	int menu_c32 = vfs_boot_has(s->vfs, "menu.c32");
+	/* only GRUB/PXELINUX templates see menu_c32: no stat on the iPXE menu path (cache hits included) */
+	int menu_c32 = rq->kind != MENU_IPXE && vfs_boot_has(s->vfs, "menu.c32");
 	menu_cache_key(rq, menu_c32, submenu, sizeof submenu);
 	if (rq->has_mac) /* a cached menu is not rendered: note the client here */
 		store_note_client(h->r->mac, h->r->ip);

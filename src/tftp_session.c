@@ -164,7 +164,7 @@ int sess_open(struct tftp_io *io, struct sess *x, const struct snapshot *snap, c
 		char base[512];
 		snapshot_http_base(snap, local_ip, local_v6, base, sizeof base);
 		struct render_client cl = {.ip = peer_ip, .via = RENDER_TFTP, .file_base = base[0] ? base : NULL,
-		                           .menu_c32 = vfs_boot_has(snap->vfs, "menu.c32")};
+		                           .menu_c32 = mrq.kind != MENU_IPXE && vfs_boot_has(snap->vfs, "menu.c32")};
 		memcpy(cl.mac, x->mac, 6);
 		sbuf out = SBUF_INIT;
 		int rc = render_request(snap->cfg, snap->cat, snap->tmpl, &cl, &mrq, &out);
