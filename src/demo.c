@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static const char demo_config[] =
     "# autopxe demo config (generated): the seed example, pointed at a generated tree.\n"
     "version: 1\n"
@@ -26,23 +28,6 @@ static const char demo_config[] =
     "IPXEDir: %s/ipxe\n"
     "StateDir: %s/state\n";
 
-static int mkdirs(const char *path)
-{
-	char buf[1024];
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -58,10 +43,10 @@ static int make_release(const char *root, const char *distro, const char *rel, c
 	char p[1200], t[256];
 	int rc;
 	snprintf(p, sizeof p, "%s/%s/%s/boot", root, distro, rel);
-	if ((rc = mkdirs(p)))
+	if ((rc = mkdir_p(p, 0755)))
 		return rc;
 	snprintf(p, sizeof p, "%s/%s/%s/etc", root, distro, rel);
-	if ((rc = mkdirs(p)))
+	if ((rc = mkdir_p(p, 0755)))
 		return rc;
 	snprintf(p, sizeof p, "%s/%s/%s/etc/os-release", root, distro, rel);
 	snprintf(t, sizeof t, "PRETTY_NAME=\"%s\"\nID=%s\nVERSION_CODENAME=%s\n", pretty, distro, rel);
@@ -94,10 +79,10 @@ int demo_prepare(const char *dir, char *cfg_path, size_t len)
 	char root[1100], p[1200];
 	int rc;
 	snprintf(root, sizeof root, "%s/rootfs", dir);
-	if ((rc = mkdirs(root)))
+	if ((rc = mkdir_p(root, 0755)))
 		return rc;
 	snprintf(p, sizeof p, "%s/ipxe", dir);
-	if ((rc = mkdirs(p)))
+	if ((rc = mkdir_p(p, 0755)))
 		return rc;
 	static const char *const bookworm[] = {"6.1.0-21-amd64", "6.1.0-9-amd64", NULL};
 	static const char *const trixie[] = {"6.12.9-amd64", NULL};

@@ -1044,26 +1044,6 @@ static int load_event(void *arg, const struct store_event *e)
 	return 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char buf[1024];
-	size_t n = strlen(dir);
-	if (n == 0 || n >= sizeof buf)
-		return -ENAMETOOLONG;
-	memcpy(buf, dir, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int store_open(const struct store_opts *o, int *degraded, char *err, size_t errlen)
 {
 	char e[512] = "";
@@ -1116,9 +1096,9 @@ int store_open(const struct store_opts *o, int *degraded, char *err, size_t errl
 			snprintf(G.where, sizeof G.where, "%s/autopxe.db", dir ? dir : "");
 		}
 	}
-	rc = !dir ? 0 : *dir ? mkdir_p(dir) : -EINVAL;
+	rc = !dir ? 0 : *dir ? mkdir_p(dir, 0750) : -EINVAL;
 	if (rc)
-		snprintf(e, sizeof e, "StateDir '%s': %s", dir, strerror(-rc));
+		snprintf(e, sizeof e, "StateDir '%.400s': %s", dir, strerror(-rc));
 	else
 		rc = G.be->open(G.where, G.origin, &G.db, e, sizeof e);
 	if (rc && G.be->shared) {

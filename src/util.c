@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 void sbuf_init(sbuf *b) { b->data = NULL; b->len = b->cap = 0; }
@@ -209,5 +210,25 @@ int array_grow(void **arr, size_t *cap, size_t n, size_t elsz)
 		return -ENOMEM;
 	*arr = p;
 	*cap = nc;
+	return 0;
+}
+
+int mkdir_p(const char *path, unsigned mode)
+{
+	char buf[1024];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof buf)
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+		return -errno;
 	return 0;
 }

@@ -53,6 +53,10 @@ int hex_value(char c);
  * 0 or -ENOMEM (arr untouched). */
 int array_grow(void **arr, size_t *cap, size_t n, size_t elsz);
 
+/* mkdir -p: create path and its missing parents with mode (existing ones are left as they are).
+ * 0, -ENAMETOOLONG or -errno. */
+int mkdir_p(const char *path, unsigned mode);
+
 /* True when s ends with suffix. */
 int str_ends_with(const char *s, const char *suffix);
 int str_starts_with(const char *s, const char *prefix);
