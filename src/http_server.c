@@ -607,14 +607,10 @@ static enum MHD_Result h_reload(struct hctx *h)
 
 static size_t mc_slot(const uint8_t mac[6], const char *ip, const char *sub)
 {
-	uint64_t x = 1469598103934665603ULL; /* FNV-1a */
-	for (int i = 0; i < 6; i++)
-		x = (x ^ mac[i]) * 1099511628211ULL;
-	for (const char *p = ip; *p; p++)
-		x = (x ^ (unsigned char)*p) * 1099511628211ULL;
-	x = (x ^ '/') * 1099511628211ULL;
-	for (const char *p = sub; *p; p++)
-		x = (x ^ (unsigned char)*p) * 1099511628211ULL;
+	uint64_t x = fnv1a(FNV1A_INIT, mac, 6);
+	x = fnv1a(x, ip, strlen(ip));
+	x = fnv1a(x, "/", 1);
+	x = fnv1a(x, sub, strlen(sub));
 	return (size_t)(x % MC_SLOTS);
 }
 

@@ -83,6 +83,8 @@ static struct {
 	pthread_mutex_t nlock; /* nodes (written by the writer, read by the API) */
 	struct mnode *nodes;
 	size_t n_nodes, cap_nodes;
+	uint32_t *nidx; /* MAC -> 1 + index into nodes (0 = free), open addressing, at most half full */
+	size_t nidx_cap;
 
 	pthread_mutex_t iplock;
 	struct ipent *ipmap;
@@ -134,13 +136,7 @@ static void ip_only(const char *in, char *out, size_t len)
 	out[n] = '\0';
 }
 
-static size_t ip_slot(const char *ip)
-{
-	uint64_t x = 1469598103934665603ULL;
-	for (const char *p = ip; *p; p++)
-		x = (x ^ (unsigned char)*p) * 1099511628211ULL;
-	return (size_t)(x % IPMAP_SLOTS);
-}
+static size_t ip_slot(const char *ip) { return (size_t)(fnv1a(FNV1A_INIT, ip, strlen(ip)) % IPMAP_SLOTS); }
 
 /* The entry of ip, or (insert) the first free slot of its neighbourhood, else its home slot. iplock held. */
 static struct ipent *ip_find(const char *ip, int insert)
@@ -474,12 +470,52 @@ void store_record_tftp(int is_menu, const uint8_t mac[6], const char *peer, cons
 
 /* ------------------------------------------------------------------ nodes (nlock held) */
 
+static size_t mac_slot(const uint8_t mac[6], size_t cap)
+{
+	uint64_t h = fnv1a(FNV1A_INIT, mac, 6);
+	return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+/* Put v (1 + a node's index) into its MAC's first free slot of table t (cap slots, not full). */
+static void nidx_put(uint32_t *t, size_t cap, uint32_t v)
+{
+	size_t s = mac_slot(G.nodes[v - 1].n.mac, cap);
+	while (t[s])
+		s = (s + 1) & (cap - 1);
+	t[s] = v;
+}
+
+/* Node lookup by MAC through the index: constant time, so loading a store of many nodes at start-up stays linear. */
 static struct mnode *node_find(const uint8_t mac[6])
 {
-	for (size_t i = 0; i < G.n_nodes; i++)
-		if (memcmp(G.nodes[i].n.mac, mac, 6) == 0)
-			return &G.nodes[i];
-	return NULL;
+	if (!G.nidx_cap)
+		return NULL;
+	for (size_t s = mac_slot(mac, G.nidx_cap);; s = (s + 1) & (G.nidx_cap - 1)) {
+		uint32_t v = G.nidx[s];
+		if (!v)
+			return NULL;
+		if (memcmp(G.nodes[v - 1].n.mac, mac, 6) == 0)
+			return &G.nodes[v - 1];
+	}
+}
+
+/* Index nodes[i] (its MAC is not indexed yet); the table doubles before it is half full. -1 when out of memory. */
+static int nidx_add(size_t i)
+{
+	if (2 * (G.n_nodes + 1) > G.nidx_cap) {
+		size_t cap = G.nidx_cap ? 2 * G.nidx_cap : 1024;
+		uint32_t *t = calloc(cap, sizeof *t);
+		if (!t)
+			return -1;
+		for (size_t k = 0; k < G.nidx_cap; k++)
+			if (G.nidx[k])
+				nidx_put(t, cap, G.nidx[k]);
+		free(G.nidx);
+		G.nidx = t;
+		G.nidx_cap = cap;
+	}
+	nidx_put(G.nidx, G.nidx_cap, (uint32_t)(i + 1));
+	return 0;
 }
 
 static struct mnode *node_get(const uint8_t mac[6], int64_t ts)
@@ -489,9 +525,14 @@ static struct mnode *node_get(const uint8_t mac[6], int64_t ts)
 		return m;
 	if (array_grow((void **)&G.nodes, &G.cap_nodes, G.n_nodes, sizeof *G.nodes) != 0)
 		return NULL;
-	m = &G.nodes[G.n_nodes++];
+	if (G.n_nodes >= UINT32_MAX - 1)
+		return NULL;
+	m = &G.nodes[G.n_nodes];
 	memset(m, 0, sizeof *m);
 	memcpy(m->n.mac, mac, 6);
+	if (nidx_add(G.n_nodes) != 0)
+		return NULL;
+	G.n_nodes++;
 	m->n.first_ms = m->n.last_ms = ts;
 	m->n.state = NODE_MENU;
 	return m;
@@ -1169,6 +1210,9 @@ void store_close(void)
 	for (size_t i = 0; i < G.n_nodes; i++)
 		free(G.nodes[i].ev);
 	free(G.nodes);
+	free(G.nidx);
+	G.nidx = NULL;
+	G.nidx_cap = 0;
 	free(G.pins);
 	free(G.q);
 	free(G.ipmap);

@@ -46,6 +46,10 @@ void *xrealloc(void *p, size_t sz);
 uint64_t now_ms(void);
 uint64_t now_us(void);
 
+/* 64-bit FNV-1a of n bytes, continuing from h (start with FNV1A_INIT): for hash-table slots, not for security. */
+#define FNV1A_INIT 1469598103934665603ULL
+uint64_t fnv1a(uint64_t h, const void *p, size_t n);
+
 /* Value of a hex digit (either case), or -1. */
 int hex_value(char c);
 

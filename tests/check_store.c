@@ -292,6 +292,43 @@ START_TEST(test_pruning)
 }
 END_TEST
 
+/* Many nodes: each MAC finds its own node through the index, before and after a restart (which loads them all). */
+START_TEST(test_many_nodes)
+{
+	enum { N = 5000 };
+	uint8_t mac[6] = {0x52, 0x54, 0x00, 0, 0, 0};
+	struct store_node n, *all;
+	struct store_event *ev;
+	size_t nev, na;
+	open_store(2, 0);
+	for (int i = 0; i < N; i++) {
+		mac[4] = (uint8_t)(i >> 8);
+		mac[5] = (uint8_t)i;
+		store_record_menu(PROTO_HTTP, mac, "192.0.2.50", 1000 + (uint64_t)i, 1, 1);
+	}
+	store_flush();
+	for (int round = 0; round < 2; round++) {
+		ck_assert_int_eq(store_nodes(-1, &all, &na), 0);
+		ck_assert_uint_eq(na, N);
+		free(all);
+		for (int i = 0; i < N; i += 37) {
+			mac[4] = (uint8_t)(i >> 8);
+			mac[5] = (uint8_t)i;
+			ck_assert_int_eq(store_node(mac, &n, &ev, &nev), 1);
+			ck_assert_int_eq(memcmp(n.mac, mac, 6), 0);
+			ck_assert_uint_eq(nev, 1);
+			ck_assert_uint_eq(ev[0].bytes, 1000 + (uint64_t)i);
+			free(ev);
+		}
+		mac[4] = 0xff; /* never seen */
+		mac[5] = 0xff;
+		ck_assert_int_eq(store_node(mac, &n, &ev, &nev), 0);
+		store_close();
+		open_store(2, 0);
+	}
+}
+END_TEST
+
 /* ---- against a real snapshot: precedence and one-shot consumption */
 
 static const char *const tree[] = {
@@ -589,6 +626,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, test_corrupt_file_recovered);
 	tcase_add_test(tc, test_unwritable_state_dir_degrades);
 	tcase_add_test(tc, test_pruning);
+	tcase_add_test(tc, test_many_nodes);
 	tcase_add_test(tc, test_pin_precedence);
 	tcase_add_test(tc, test_one_shot_consumed_by_kernel);
 	tcase_add_test(tc, test_states);
