@@ -843,6 +843,7 @@ static const struct key_def keys[] = {
     {"TFTPMaxSessions", h_uint, OFF(tftp_max_sessions), 1, 1000000, NULL},
     {"TFTPMaxPerClient", h_uint, OFF(tftp_max_per_client), 1, 65535, NULL},
     {"TFTPThreads", h_uint, OFF(tftp_threads), 0, 64, NULL},
+    {"TFTPBusyPoll", h_uint, OFF(tftp_busy_poll_us), 0, 1000, NULL},
     {"HTTPMaxConnections", h_uint, OFF(http_max_conns), 1, 1000000, NULL},
     {"HTTPMaxPerClient", h_uint, OFF(http_max_per_client), 1, 1000000, NULL},
     {"HTTPTimeout", h_uint, OFF(http_timeout_s), 1, 86400, NULL},
@@ -1186,6 +1187,7 @@ struct config *config_new_default(void)
 	c->tftp_retries = 6;
 	c->tftp_max_sessions = 4096;
 	c->tftp_max_per_client = 32;
+	c->tftp_busy_poll_us = 200;
 	c->http_max_conns = 2048;
 	c->http_max_per_client = 64;
 	c->http_timeout_s = 30;

@@ -95,6 +95,7 @@ struct config {
 	unsigned tftp_retries;      /* TFTPRetries, default 6 */
 	unsigned tftp_max_sessions; /* TFTPMaxSessions, default 4096 */
 	unsigned tftp_max_per_client; /* TFTPMaxPerClient, default 32 */
+	unsigned tftp_busy_poll_us;   /* TFTPBusyPoll (µs), default 200: see docs/performance.md; 0 = off */
 
 	unsigned http_max_conns;      /* HTTPMaxConnections, default 2048 */
 	unsigned http_max_per_client; /* HTTPMaxPerClient, default 64 */

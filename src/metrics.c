@@ -27,6 +27,7 @@ struct hist {
 static struct {
 	uint64_t tftp_done[TFTP_OUT_MAX];
 	uint64_t tftp_bytes, tftp_retrans, tftp_menus;
+	uint64_t tftp_spin[2]; /* busy-polls: [0] ran out, [1] caught a packet */
 	int64_t tftp_active;
 	struct hist blk, win;
 	int64_t http_active;
@@ -63,6 +64,7 @@ void metrics_tftp_done(enum tftp_outcome o, uint64_t bytes, unsigned blksize, un
 
 void metrics_tftp_active(int delta) { A_ADD(&m.tftp_active, delta); }
 void metrics_tftp_menu(void) { A_ADD(&m.tftp_menus, 1); }
+void metrics_tftp_spin(int caught) { A_ADD(&m.tftp_spin[caught != 0], 1); }
 
 /* HTTP requests by (route, status): a small fixed table, guarded by a mutex (cheap next to a request). */
 #define HTTP_SLOTS 64
@@ -154,6 +156,11 @@ int metrics_render(sbuf *o)
 	rc |= sbuf_printf(o, "autopxe_tftp_retransmits_total %llu\n", (unsigned long long)A_LOAD(&m.tftp_retrans));
 	rc |= head(o, "autopxe_tftp_menus_total", "counter", "Menus rendered for TFTP clients.");
 	rc |= sbuf_printf(o, "autopxe_tftp_menus_total %llu\n", (unsigned long long)A_LOAD(&m.tftp_menus));
+	rc |= head(o, "autopxe_tftp_busy_polls_total", "counter",
+	           "TFTP loops that polled for the next packet instead of sleeping (TFTPBusyPoll), by result.");
+	rc |= sbuf_printf(o, "autopxe_tftp_busy_polls_total{result=\"caught\"} %llu\n"
+	                     "autopxe_tftp_busy_polls_total{result=\"slept\"} %llu\n",
+	                  (unsigned long long)A_LOAD(&m.tftp_spin[1]), (unsigned long long)A_LOAD(&m.tftp_spin[0]));
 	rc |= head(o, "autopxe_tftp_active_sessions", "gauge", "TFTP transfers in progress.");
 	rc |= sbuf_printf(o, "autopxe_tftp_active_sessions %lld\n", (long long)A_LOAD(&m.tftp_active));
 	rc |= hist_render(o, "autopxe_tftp_blksize", "Negotiated TFTP block sizes.", &m.blk, blk_bounds);

@@ -24,6 +24,8 @@ void metrics_tftp_done(enum tftp_outcome o, uint64_t bytes, unsigned blksize, un
                        unsigned retransmits);
 void metrics_tftp_active(int delta);
 void metrics_tftp_menu(void);
+/* One busy-poll (TFTPBusyPoll) that ended: caught = a packet came before the budget ran out. */
+void metrics_tftp_spin(int caught);
 
 /* HTTP: route is a short static name ("menu", "file", "metrics", "healthz", "api", "other", "rejected": answered
  * by libmicrohttpd itself). */

@@ -336,6 +336,39 @@ unsigned tftp_rto_ms(const struct tftp_rtt *r, unsigned min_ms, unsigned max_ms)
 	return ms > max_ms ? max_ms : (unsigned)ms;
 }
 
+/* Poll for a packet expected after about est_us: 2 x est + 20, at most the budget; 0 when est exceeds it. */
+static unsigned poll_for(uint64_t est_us, unsigned budget_us)
+{
+	if (!budget_us || est_us > budget_us)
+		return 0;
+	uint64_t us = 2 * est_us + 20;
+	return us > budget_us ? budget_us : (unsigned)us;
+}
+
+unsigned tftp_spin_us(const struct tftp_rtt *r, unsigned n_sessions, unsigned budget_us)
+{
+	if (!r->valid || n_sessions == 0 || n_sessions > TFTP_SPIN_SESSIONS)
+		return 0;
+	return poll_for(r->srtt_us, budget_us);
+}
+
+void tftp_gap_sample(struct tftp_gap *g, uint64_t us)
+{
+	if (us > 1000000)
+		us = 1000000;
+	if (!g->valid) {
+		g->avg_us = us;
+		g->valid = 1;
+		return;
+	}
+	g->avg_us = (7 * g->avg_us + us) / 8;
+}
+
+unsigned tftp_gap_spin_us(const struct tftp_gap *g, unsigned budget_us)
+{
+	return g->valid ? poll_for(g->avg_us, budget_us) : 0;
+}
+
 uint64_t tftp_netascii_size(const uint8_t *in, size_t len)
 {
 	uint64_t n = len;

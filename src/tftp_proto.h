@@ -149,6 +149,26 @@ void tftp_rtt_sample(struct tftp_rtt *r, uint64_t sample_us);
  * first sample. */
 unsigned tftp_rto_ms(const struct tftp_rtt *r, unsigned min_ms, unsigned max_ms);
 
+/* Adaptive busy-poll: a loop holding at most this many transfers may poll for the next packet before it sleeps. */
+#define TFTP_SPIN_SESSIONS 4u
+/* How long (µs) to poll for the ACK of a transfer with RTT estimate r, when the loop holds n_sessions transfers
+ * and the configured budget is budget_us: 0 (sleep at once) unless 1 <= n_sessions <= TFTP_SPIN_SESSIONS and the
+ * estimate is known and at most budget_us; then 2 x SRTT + 20, at most budget_us. */
+unsigned tftp_spin_us(const struct tftp_rtt *r, unsigned n_sessions, unsigned budget_us);
+/* A busier loop: its smoothed wait for the next packet (whichever transfer it is for). Zero-initialise. */
+struct tftp_gap {
+	uint64_t avg_us;
+	int valid;
+};
+/* One wait that ended with a packet after us microseconds (capped at one second): avg += (us - avg) / 8. */
+void tftp_gap_sample(struct tftp_gap *g, uint64_t us);
+/* How long to poll a loop with more than TFTP_SPIN_SESSIONS transfers: 0 unless the average wait is known and at
+ * most budget_us; then 2 x average + 20, at most budget_us. */
+unsigned tftp_gap_spin_us(const struct tftp_gap *g, unsigned budget_us);
+/* A poll gives up (and the loop sleeps) when one sched_yield() took longer than this: another task needed the CPU,
+ * e.g. clients on the same machine, and polling would only take it from them. */
+#define TFTP_SPIN_YIELD_US 50u
+
 /* netascii (RFC 764 as used by RFC 1350): LF -> CR LF, CR -> CR NUL. */
 /* Size of the encoding of in[0..len). */
 uint64_t tftp_netascii_size(const uint8_t *in, size_t len);

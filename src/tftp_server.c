@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ struct tftp_loop {
 	size_t heap_n, heap_cap;
 	struct sess *stab[S_BUCKETS];
 	struct sess *graveyard; /* ended sessions, freed after each batch of events */
+	struct tftp_gap gap;    /* how long a wait for the next packet takes (busy-poll with many transfers) */
 	uint8_t *rx;
 };
 
@@ -585,6 +587,49 @@ static void on_listen(struct tftp_loop *s, uint64_t now)
 
 /* ---- the loop ---- */
 
+/* Adaptive busy-poll (TFTPBusyPoll, docs/performance.md): with a few transfers whose round trip is shorter than
+ * waking a sleeping thread would make it, poll for their next ACK instead of sleeping. The ACK then finds the loop
+ * running: no wake-up of this thread (on a VM, an inter-processor interrupt and a halt exit) in the round trip.
+ * With up to TFTP_SPIN_SESSIONS transfers the poll follows the fastest one's measured RTT, with more the loop's own
+ * measured wait for its next packet, so clients answering in a millisecond are never polled for. Every poll yields
+ * the CPU, and gives up (the loop sleeps) when a yield let another task run for long: on a machine whose clients
+ * share our cores, polling would only take the CPU from them. */
+static unsigned spin_budget(const struct tftp_loop *s)
+{
+	if (s->heap_n == 0)
+		return 0;
+	if (s->heap_n > TFTP_SPIN_SESSIONS)
+		return tftp_gap_spin_us(&s->gap, s->heap[0]->busy_poll_us);
+	unsigned best = 0;
+	for (size_t i = 0; i < s->heap_n; i++) {
+		const struct sess *x = s->heap[i];
+		if (x->want_out) /* waiting for room in the socket buffer, not for the peer */
+			continue;
+		unsigned us = tftp_spin_us(&x->rtt, (unsigned)s->heap_n, x->busy_poll_us);
+		if (us > best)
+			best = us;
+	}
+	return best;
+}
+
+/* Poll for up to us microseconds from t0; the events taken (0: none came, or another task wanted the CPU). */
+static int spin_wait(struct tftp_loop *s, struct epoll_event *evs, int max, unsigned us, uint64_t t0)
+{
+	for (;;) {
+		int n = epoll_wait(s->io.epfd, evs, max, 0);
+		uint64_t t = now_us();
+		if (n != 0 || t - t0 >= us) {
+			metrics_tftp_spin(n > 0);
+			return n;
+		}
+		sched_yield();
+		if (now_us() - t > TFTP_SPIN_YIELD_US) { /* somebody ran: they need this CPU more than we do */
+			metrics_tftp_spin(0);
+			return 0;
+		}
+	}
+}
+
 static void *loop(void *arg)
 {
 	struct tftp_loop *s = arg;
@@ -595,7 +640,13 @@ static void *loop(void *arg)
 			uint64_t now = now_ms(), d = s->heap[0]->deadline;
 			timeout = d <= now ? 0 : (d - now > 60000 ? 60000 : (int)(d - now));
 		}
-		int n = epoll_wait(s->io.epfd, evs, (int)ARRAY_SIZE(evs), timeout);
+		unsigned spin = timeout != 0 ? spin_budget(s) : 0;
+		uint64_t t_wait = s->heap_n ? now_us() : 0;
+		int n = spin ? spin_wait(s, evs, (int)ARRAY_SIZE(evs), spin, t_wait) : 0;
+		if (n == 0)
+			n = epoll_wait(s->io.epfd, evs, (int)ARRAY_SIZE(evs), timeout);
+		if (n > 0 && t_wait)
+			tftp_gap_sample(&s->gap, now_us() - t_wait);
 		if (n < 0 && errno != EINTR) {
 			log_error("tftp: epoll_wait: %s", strerror(errno));
 			break;

@@ -209,6 +209,7 @@ int sess_open(struct tftp_io *io, struct sess *x, const struct snapshot *snap, c
 	x->timeout_init_ms = cfg->tftp_timeout_ms ? cfg->tftp_timeout_ms : 1000;
 	x->timeout_ms = x->p.timeout_s ? x->p.timeout_s * 1000u : x->timeout_init_ms;
 	x->max_retries = cfg->tftp_retries;
+	x->busy_poll_us = cfg->tftp_busy_poll_us;
 	x->base = 1;
 	return 0;
 }

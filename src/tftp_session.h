@@ -74,6 +74,7 @@ struct sess {
 	 * retries: waits of at least TFTPTimeout that expired in a row (the shorter adaptive ones are free) */
 	unsigned timeout_ms, timeout_init_ms, retries, max_retries, retransmits;
 	struct tftp_rtt rtt;
+	unsigned busy_poll_us; /* TFTPBusyPoll when the transfer started */
 	uint64_t sent_us; /* when the current window (or OACK) went out */
 	int fresh;        /* ... for the first time: an ACK completing it is an RTT sample (Karn) */
 

@@ -148,6 +148,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->tftp_retries, 6);
 	ck_assert_uint_eq(c->tftp_max_sessions, 4096);
 	ck_assert_uint_eq(c->tftp_max_per_client, 32);
+	ck_assert_uint_eq(c->tftp_busy_poll_us, 200);
 	ck_assert_uint_eq(c->http_max_conns, 2048);
 	ck_assert_uint_eq(c->http_max_per_client, 64);
 	ck_assert_uint_eq(c->http_timeout_s, 30);
@@ -184,7 +185,8 @@ START_TEST(test_all_keys)
 	                    "IPXEDir: /opt/ipxe\nTemplatesDir: /etc/t\nISOPath: /iso\nUser: root\nLogLevel: debug\n"
 	                    "Watch: no\nTFTPMaxBlockSize: 65464\nTFTPMaxWindowSize: 1\nTFTPTimeout: 100\n"
 	                    "TFTPRetries: 50\nTFTPMaxSessions: 10\nTFTPMaxPerClient: 2\nHTTPMaxConnections: 3\n"
-	                    "HTTPMaxPerClient: 4\nHTTPTimeout: 5\nHTTPThreads: 6\nAllowRemoteReload: TRUE\nTFTPThreads: 3\n";
+	                    "HTTPMaxPerClient: 4\nHTTPTimeout: 5\nHTTPThreads: 6\nAllowRemoteReload: TRUE\nTFTPThreads: 3\n"
+	                    "TFTPBusyPoll: 0\n";
 	int rc = load_str(y, &c, &d);
 	if (rc)
 		dump(&d);
@@ -218,6 +220,7 @@ START_TEST(test_all_keys)
 	ck_assert_uint_eq(c->tftp_threads, 3);
 	ck_assert_uint_eq(c->tftp_max_sessions, 10);
 	ck_assert_uint_eq(c->tftp_max_per_client, 2);
+	ck_assert_uint_eq(c->tftp_busy_poll_us, 0);
 	ck_assert_uint_eq(c->http_max_conns, 3);
 	ck_assert_uint_eq(c->http_max_per_client, 4);
 	ck_assert_uint_eq(c->http_timeout_s, 5);
@@ -695,7 +698,7 @@ START_TEST(test_example_file)
 		o += n;
 		line += n;
 	}
-	ck_assert_int_eq(uncommented, 41); /* every optional key of config.h */
+	ck_assert_int_eq(uncommented, 42); /* every optional key of config.h */
 	diag_init(&d);
 	rc = config_load_buffer(out, strlen(out), "example-uncommented.yaml", &c, &d);
 	if (rc || d.n)

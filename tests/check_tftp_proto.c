@@ -420,6 +420,48 @@ static const struct ack_case {
 	{5, 2, 2, TFTP_ACK_IGNORE, 0},
 };
 
+/* Adaptive busy-poll: only a few transfers, only a known RTT within the budget; 2 x SRTT + 20 us, capped. */
+START_TEST(test_spin_budget)
+{
+	struct tftp_rtt r = {0};
+	ck_assert_uint_eq(tftp_spin_us(&r, 1, 200), 0); /* no sample yet */
+	r.valid = 1;
+	r.srtt_us = 30;
+	ck_assert_uint_eq(tftp_spin_us(&r, 1, 200), 80);
+	ck_assert_uint_eq(tftp_spin_us(&r, TFTP_SPIN_SESSIONS, 200), 80);
+	ck_assert_uint_eq(tftp_spin_us(&r, TFTP_SPIN_SESSIONS + 1, 200), 0); /* a busier loop: tftp_gap_spin_us */
+	ck_assert_uint_eq(tftp_spin_us(&r, 0, 200), 0);
+	ck_assert_uint_eq(tftp_spin_us(&r, 1, 0), 0); /* TFTPBusyPoll: 0 */
+	r.srtt_us = 150;
+	ck_assert_uint_eq(tftp_spin_us(&r, 1, 200), 200); /* 320 capped at the budget */
+	r.srtt_us = 201;
+	ck_assert_uint_eq(tftp_spin_us(&r, 1, 200), 0); /* slower than the budget: sleep */
+	r.srtt_us = 1000000;                            /* a PXE ROM a millisecond away, or worse */
+	ck_assert_uint_eq(tftp_spin_us(&r, 1, 1000), 0);
+}
+END_TEST
+
+/* A busy loop's wait estimate: first sample as is, then 1/8 steps; polled only when within the budget. */
+START_TEST(test_gap_budget)
+{
+	struct tftp_gap g = {0};
+	ck_assert_uint_eq(tftp_gap_spin_us(&g, 200), 0); /* nothing measured yet */
+	tftp_gap_sample(&g, 40);
+	ck_assert_uint_eq(g.avg_us, 40);
+	ck_assert_uint_eq(tftp_gap_spin_us(&g, 200), 100);
+	ck_assert_uint_eq(tftp_gap_spin_us(&g, 0), 0);
+	tftp_gap_sample(&g, 5000000); /* one long wait (capped at 1 s) lifts it above any budget */
+	ck_assert_uint_eq(g.avg_us, (7 * 40 + 1000000) / 8);
+	ck_assert_uint_eq(tftp_gap_spin_us(&g, 1000), 0);
+	for (int i = 0; i < 60; i++) /* and steady short waits bring it back */
+		tftp_gap_sample(&g, 30);
+	ck_assert_uint_lt(g.avg_us, 100);
+	ck_assert_uint_gt(tftp_gap_spin_us(&g, 200), 0);
+	tftp_gap_sample(&g, 0);
+	ck_assert_uint_le(tftp_gap_spin_us(&g, 200), 200);
+}
+END_TEST
+
 /* The RFC 6298 estimator and the clamped timeout derived from it. */
 START_TEST(test_rtt)
 {
@@ -529,6 +571,8 @@ Suite *tftp_proto_suite(void)
 	tcase_add_loop_test(tc, test_ack_classify, 0, (int)ARRAY_SIZE(acks));
 	tcase_add_test(tc, test_netascii);
 	tcase_add_test(tc, test_rtt);
+	tcase_add_test(tc, test_spin_budget);
+	tcase_add_test(tc, test_gap_budget);
 	suite_add_tcase(s, tc);
 	return s;
 }

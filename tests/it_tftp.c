@@ -1023,6 +1023,32 @@ START_TEST(test_vanishing_client)
 }
 END_TEST
 
+/* TFTPBusyPoll: a lock-step loopback client answers within the budget, so the loop catches its ACKs polling instead
+ * of sleeping; with TFTPBusyPoll: 0 it never polls. The file is the same either way. */
+static void busy_poll_download(const char *extra, long long *caught, long long *slept)
+{
+	prepare(extra, 1, 0);
+	char out[400];
+	out_path("spin", out, sizeof out);
+	ck_assert_int_eq(curl_get("mb.bin", out, "--tftp-blksize 1468"), 0);
+	assert_same_file(out, "mb.bin");
+	*caught = itest_metric(&srv, "autopxe_tftp_busy_polls_total{result=\"caught\"}");
+	*slept = itest_metric(&srv, "autopxe_tftp_busy_polls_total{result=\"slept\"}");
+	itest_stop_clean(&srv);
+}
+
+START_TEST(test_busy_poll)
+{
+	long long caught, slept;
+	busy_poll_download("TFTPMaxPerClient: 1000\nTFTPBusyPoll: 1000\n", &caught, &slept);
+	/* 682 ACKs; the first comes before any RTT sample, and a loaded machine may miss a few budgets */
+	ck_assert_msg(caught > 100, "busy-poll caught %lld ACKs of 682 (slept %lld)", caught, slept);
+	busy_poll_download("TFTPMaxPerClient: 1000\nTFTPBusyPoll: 0\n", &caught, &slept);
+	ck_assert_int_eq(caught, 0);
+	ck_assert_int_eq(slept, 0);
+}
+END_TEST
+
 /* Dual stack: [::]:port serves IPv4 and IPv6 clients, each answered from the address it asked. */
 START_TEST(test_ipv6_dual_stack)
 {
@@ -1098,6 +1124,11 @@ Suite *tftp_it_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_vanishing_client);
 	tcase_add_test(tc, test_adaptive_timeout);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("busy_poll"); /* the test starts its own two servers */
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_busy_poll);
 	suite_add_tcase(s, tc);
 	return s;
 }
