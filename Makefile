@@ -1,5 +1,5 @@
 # autopxe build: out-of-tree into $(BUILD), pkg-config for every library.
-# Targets: all check e2e bench fuzz asan install run clean format lint ipxe
+# Targets: all check e2e bench bench-smoke fuzz asan install run clean format lint ipxe
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 BUILD    ?= build
@@ -35,7 +35,7 @@ SAN_OBJS := $(LIB_SRCS:%.c=$(SANDIR)/%.o)
 TEST_OBJS := $(TEST_SRCS:%.c=$(SANDIR)/%.o) $(SANDIR)/tests/testutil.o
 IT_OBJS   := $(IT_SRCS:%.c=$(SANDIR)/%.o) $(SANDIR)/tests/itest.o $(SANDIR)/tests/testutil.o
 
-.PHONY: all check unit e2e bench fuzz fuzz-build asan install run clean format lint ipxe test integration
+.PHONY: all check unit e2e bench bench-smoke fuzz fuzz-build asan install run clean format lint ipxe test integration
 all: $(BUILD)/autopxe
 
 $(OBJDIR)/%.o: %.c
@@ -90,18 +90,25 @@ integration: $(BUILD)/autopxe-san $(BUILD)/check_integration
 check: unit
 
 # The whole suite (README's test command and CI): unit, integration (real clients, faults, image build),
-# e2e (QEMU + iPXE boots), then every fuzz target for FUZZ_CI_TIME seconds.
+# the benchmarks' quick run (bench-smoke, ~1-2 minutes), e2e (QEMU + iPXE boots), then every fuzz target for
+# FUZZ_CI_TIME seconds.
 test:
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) bench-smoke
 	$(MAKE) e2e
 	$(MAKE) fuzz-ci
 
 e2e: $(BUILD)/autopxe
 	tests/e2e/run.sh $(BUILD)
 
-bench: $(BUILD)/autopxe $(BUILD)/udp_limit
+BENCH_BINS := $(BUILD)/autopxe $(BUILD)/udp_limit $(BUILD)/storm $(BUILD)/scan_bench $(BUILD)/iso_stream
+bench: $(BENCH_BINS)
 	bench/run.sh $(BUILD)
+
+# The quick run of every benchmark (BENCH_QUICK=1) and a check of its final table, so the benches cannot rot.
+bench-smoke: $(BENCH_BINS)
+	tests/bench_smoke.sh $(BUILD)
 
 asan: $(BUILD)/autopxe-san
 
@@ -173,6 +180,13 @@ storm: $(BUILD)/storm
 $(BUILD)/udp_limit: bench/udp_limit.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CSTD) $(WARN) -O2 -g -o $@ $< -lpthread
+
+# bench/scan_bench, bench/iso_stream: in-process benches linked against the library objects, with the server's
+# flags and libraries (bench/scan.sh, bench/iso.sh).
+$(BUILD)/scan_bench: bench/scan_bench.c $(LIB_OBJS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_OBJS) $(LDLIBS_ALL)
+$(BUILD)/iso_stream: bench/iso_stream.c $(OBJDIR)/src/util.o
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(OBJDIR)/src/util.o $(LDLIBS_ALL)
 
 # The container image built with buildah and checked with buildah run (needs root; prints SKIP where buildah
 # cannot run). `make integration` runs it too (tests/it_deploy.c).
