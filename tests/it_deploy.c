@@ -528,10 +528,14 @@ START_TEST(test_unit_privilege_model)
 	char cfg[1024];
 	snprintf(cfg, sizeof cfg,
 	         "version: 1\nDefaultDistro: debian/bookworm/latest/t\nRootfsPath: %s/rootfs\n"
-	         "CmdlineTemplates:\n  t: ip=dhcp\nWatch: false\nIPXEDir: %s/ipxe\n",
-	         tmp, tmp);
+	         "CmdlineTemplates:\n  t: ip=dhcp\nWatch: false\nIPXEDir: %s/ipxe\nStateDir: %s/state\n",
+	         tmp, tmp, tmp);
 	put("config.yaml", cfg);
-	ck_assert_int_eq(itest_run(NULL, "mkdir -p '%s/ipxe' && chmod -R a+rX '%s'", tmp, tmp), 0);
+	/* its own StateDir, writable by the unprivileged uid: /var/lib/autopxe may not exist yet on a fresh machine, and
+	 * a server that cannot keep state reports "state degraded" on /healthz */
+	ck_assert_int_eq(itest_run(NULL, "mkdir -p '%s/ipxe' '%s/state' && chmod -R a+rX '%s' && chown 65534:65534 '%s/state'",
+	                           tmp, tmp, tmp, tmp),
+	                 0);
 	const char *setpriv = "setpriv --reuid 65534 --regid 65534 --clear-groups --nnp "
 	                      "--inh-caps -all,+net_bind_service --ambient-caps -all,+net_bind_service "
 	                      "--bounding-set -all,+net_bind_service";
