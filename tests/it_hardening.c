@@ -317,8 +317,8 @@ START_TEST(test_tftp_client_faults_free_sessions)
 
 	/* the server gives up on the silent ones within its retry budget; everything is released */
 	wait_idle(fds0, 8000);
-	ck_assert_msg(itest_log_contains(&srv, "outcome=timeout"), "no session ended by timeout");
-	ck_assert_msg(itest_log_contains(&srv, "outcome=aborted client_error=0:\"user abort\""),
+	ck_assert_msg(itest_log_wait(&srv, "outcome=timeout", 2000), "no session ended by timeout");
+	ck_assert_msg(itest_log_wait(&srv, "outcome=aborted client_error=0:\"user abort\"", 2000),
 	              "client ERROR not logged as aborted");
 	itest_stop_clean(&srv);
 }
@@ -399,7 +399,7 @@ START_TEST(test_sigterm_during_transfers)
 		itest_run(NULL, "tail -n 30 '%s' >&2", srv.log);
 	ck_assert_msg(rc == 0, "exit status %d after SIGTERM during %lld transfers", rc, active);
 	ck_assert_msg(took < 5000, "SIGTERM took %llu ms", (unsigned long long)took);
-	ck_assert(itest_log_contains(&srv, "server stopping"));
+	ck_assert(itest_log_wait(&srv, "server stopping", 2000));
 	fprintf(stderr, "hardening: SIGTERM with %lld TFTP transfers in flight: exit 0 in %llu ms\n", active,
 	        (unsigned long long)took);
 	itest_cleanup(&srv);
@@ -927,7 +927,7 @@ START_TEST(test_privilege_drop)
 	                 0);
 	ck_assert_msg(out && strstr(out, "#!ipxe"), "no menu after dropping privileges");
 	free(out);
-	ck_assert(itest_log_contains(&srv, "dropped privileges to nobody"));
+	ck_assert(itest_log_wait(&srv, "dropped privileges to nobody", 2000));
 	itest_stop_clean(&srv);
 }
 END_TEST

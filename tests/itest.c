@@ -182,6 +182,17 @@ int itest_log_contains(const struct itest_server *s, const char *needle)
 	return found;
 }
 
+int itest_log_wait(const struct itest_server *s, const char *needle, unsigned ms)
+{
+	for (unsigned waited = 0;; waited += 10) {
+		if (itest_log_contains(s, needle))
+			return 1;
+		if (waited >= ms)
+			return 0;
+		itest_msleep(10);
+	}
+}
+
 int itest_start(struct itest_server *s, int tftp, int http, const char *const *extra)
 {
 	const char *bin = getenv("AUTOPXE_BIN");

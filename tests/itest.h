@@ -53,6 +53,9 @@ int itest_make_file(const char *path, unsigned long long size, unsigned seed);
 unsigned itest_free_port(int socktype);
 /* 1 when the server log contains `needle`. */
 int itest_log_contains(const struct itest_server *s, const char *needle);
+/* 1 as soon as the server log contains `needle`, 0 when it still does not after ms milliseconds: for a line the
+ * server writes after the packet or response the test has already seen (the end of a transfer). */
+int itest_log_wait(const struct itest_server *s, const char *needle, unsigned ms);
 /* Value of the Prometheus sample `name` (a line "name value", as written, labels included) in the server's
  * GET /metrics, fetched with curl (5 s at most); -1 when absent or when the server does not answer. */
 long long itest_metric(const struct itest_server *s, const char *name);
