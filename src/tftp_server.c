@@ -136,14 +136,7 @@ static int addr_same(const struct sockaddr_storage *a, const struct sockaddr_sto
 	return memcmp(&ka, &kb, sizeof ka) == 0;
 }
 
-static uint32_t hash_bytes(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
-}
+static uint32_t hash_bytes(const void *p, size_t n) { return (uint32_t)fnv1a(FNV1A_INIT, p, n); }
 
 /* ---- per-client counters and the session index ---- */
 
