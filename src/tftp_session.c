@@ -392,7 +392,7 @@ static int transmit(struct tftp_io *io, struct sess *x)
 		unsigned stride = TFTP_HDR + x->p.blksize, gper = GSO_BYTES / stride;
 		int gso = !x->netascii && !x->no_gso && x->p.windowsize > 1 && gper >= 2;
 		/* The first block of a GSO window goes out on its own: the client, asleep since its ACK, starts waking
-		 * up while the rest of the window is read and cut (+8% at windowsize 16, docs/performance.md). */
+		 * up while the rest of the window is read and cut (+10% median at windowsize 16, docs/performance.md step 5). */
 		if (gso && x->next_tx == x->base && n >= 3)
 			n = 1;
 		else if (gso && n >= 2) {
