@@ -274,8 +274,8 @@ static int fill_batch(struct tftp_io *io, struct sess *x, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		tftp_data_header(tftp_wire_block(b0 + i), io->hdr[i]);
 		io->iov[i][0] = (struct iovec){io->hdr[i], TFTP_HDR};
-		io->mm[i].msg_hdr = (struct msghdr){.msg_name = &x->peer,
-		                                    .msg_namelen = x->peer_len,
+		io->mm[i].msg_hdr = (struct msghdr){.msg_name = x->connected ? NULL : &x->peer,
+		                                    .msg_namelen = x->connected ? 0 : x->peer_len,
 		                                    .msg_iov = io->iov[i],
 		                                    .msg_iovlen = 2};
 		io->mm[i].msg_len = 0;
@@ -342,7 +342,10 @@ static int send_gso(struct tftp_io *io, struct sess *x, unsigned n)
 	} cm;
 	memset(&cm, 0, sizeof cm);
 	struct iovec one = {io->tx, (size_t)len};
-	struct msghdr mh = {.msg_name = &x->peer, .msg_namelen = x->peer_len, .msg_iov = &one, .msg_iovlen = 1,
+	struct msghdr mh = {.msg_name = x->connected ? NULL : &x->peer,
+	                    .msg_namelen = x->connected ? 0 : x->peer_len,
+	                    .msg_iov = &one,
+	                    .msg_iovlen = 1,
 	                    .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_UDP;

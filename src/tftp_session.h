@@ -41,6 +41,8 @@ struct tftp_io {
 
 struct sess {
 	int fd;       /* our TID socket (the loop opens, registers and closes it) */
+	int connected; /* fd is connect()ed to peer: sends go without an address (the route is cached) */
+	int fd2;       /* with connected: an unconnected socket on fd's port, for packets from other TIDs */
 	int file_fd;  /* source file, -1 for a menu */
 	char *mem;    /* rendered menu (owned), NULL for a file */
 	size_t mem_len;

@@ -7,10 +7,12 @@
  * freed within about 1.5 s. Every loop below is bounded in count and time.
  * Tests needing root (privilege drop, mknod, network namespaces) say SKIP on stderr and pass when not root.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -215,6 +217,26 @@ static unsigned http_get(const char *target, int *leak)
 
 /* ------------------------------------------------------------------ client faults: sessions and fds */
 
+/* Count the IPv4 UDP sockets bound to local port lport (/proc/net/udp): connected to remote port rport, and
+ * unconnected. */
+static void udp_sockets_on(unsigned lport, unsigned rport, int *conn, int *unconn)
+{
+	FILE *f = fopen("/proc/net/udp", "r");
+	ck_assert_ptr_nonnull(f);
+	char line[512];
+	*conn = *unconn = 0;
+	while (fgets(line, sizeof line, f)) {
+		unsigned la, lp, ra, rp;
+		if (sscanf(line, " %*u: %x:%x %x:%x", &la, &lp, &ra, &rp) != 4 || lp != lport)
+			continue;
+		if (rp == rport)
+			(*conn)++;
+		else if (rp == 0 && ra == 0)
+			(*unconn)++;
+	}
+	fclose(f);
+}
+
 START_TEST(test_tftp_client_faults_free_sessions)
 {
 	start_with(base_config, 1, 1);
@@ -290,7 +312,15 @@ START_TEST(test_tftp_client_faults_free_sessions)
 			itest_tftp_ack(stranger, tid, b);
 			ssize_t m = itest_udp_recv(stranger, buf, sizeof buf, &port, 2000);
 			ck_assert_msg(m >= 4 && buf[1] == 5 && buf[3] == 5, "no ERROR 5 (unknown TID) for a stranger's ACK");
+			ck_assert_uint_eq(port, tid); /* from the transfer's port: its catcher socket */
 			wrong_tid_errors++;
+			/* the transfer's socket is connected to us (no route lookup per send), its catcher is not */
+			struct sockaddr_in me;
+			socklen_t ml = sizeof me;
+			ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&me, &ml), 0);
+			int conn = 0, unconn = 0;
+			udp_sockets_on(tid, ntohs(me.sin_port), &conn, &unconn);
+			ck_assert_msg(conn == 1 && unconn == 1, "port %u: %d connected to us, %d unconnected", tid, conn, unconn);
 		}
 		itest_tftp_ack(fd, tid, b);
 		itest_tftp_ack(fd, tid, b); /* duplicate */
