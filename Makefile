@@ -102,7 +102,7 @@ test:
 e2e: $(BUILD)/autopxe
 	tests/e2e/run.sh $(BUILD)
 
-BENCH_BINS := $(BUILD)/autopxe $(BUILD)/udp_limit $(BUILD)/storm $(BUILD)/scan_bench $(BUILD)/iso_stream
+BENCH_BINS := $(BUILD)/autopxe $(BUILD)/udp_limit $(BUILD)/tftp_load $(BUILD)/storm $(BUILD)/scan_bench $(BUILD)/iso_stream
 bench: $(BENCH_BINS)
 	bench/run.sh $(BUILD)
 
@@ -180,6 +180,11 @@ storm: $(BUILD)/storm
 $(BUILD)/udp_limit: bench/udp_limit.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CSTD) $(WARN) -O2 -g -o $@ $< -lpthread
+
+# bench/tftp_load: N TFTP downloads from one process, the client of bench/tftp.sh's "bench client" rows.
+$(BUILD)/tftp_load: bench/tftp_load.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CSTD) $(WARN) -O2 -g -o $@ $<
 
 # bench/scan_bench, bench/iso_stream: in-process benches linked against the library objects, with the server's
 # flags and libraries (bench/scan.sh, bench/iso.sh).

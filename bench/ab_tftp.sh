@@ -3,17 +3,23 @@
 #
 # Usage: bench/ab_tftp.sh ROUNDS "OPTS" SERVER...
 #   ROUNDS  rounds; in each, every server serves one download, and the order rotates from round to round
-#   OPTS    atftp options as name=value words, e.g. "blksize=1468 windowsize=16"
-#   SERVER  a path to an autopxe binary, or the word hpa (/usr/sbin/in.tftpd)
+#   OPTS    atftp options as name=value words, e.g. "blksize=1468 windowsize=16"; or load=N: N downloads of a
+#           4 MiB file at blksize 1468 at once by bench/tftp_load (TFTP_LOAD_BIN, default build/tftp_load) in
+#           polling mode, every server pinned to CPU 0 and the client to the other CPUs (bench/tftp.sh's load rows)
+#   SERVER  a path to an autopxe binary, the word hpa (/usr/sbin/in.tftpd), or dnsmasq (root, 127.0.0.1:69 free)
 # Prints one line per server: its number (in argument order) and its MB/s of every round, sorted. Everything
 # listens on 127.0.0.1 (ports from 17001 up); downloads go to /dev/shm and are compared with the source.
-# docs/performance.md (step 5) has the figures it gave for the lead block.
+# docs/performance.md has the figures it gave for the lead block (step 5) and connected sockets (step 6).
 set -eu
-[ $# -ge 3 ] || { sed -n '2,11p' "$0" >&2; exit 2; }
+[ $# -ge 3 ] || { sed -n "2,14p" "$0" >&2; exit 2; }
 R=$1
 OPTS=$2
 shift 2
-for tool in atftp cmp timeout; do
+LOAD_N=
+case $OPTS in load=*) LOAD_N=${OPTS#load=} ;; esac
+LOAD=${TFTP_LOAD_BIN:-build/tftp_load}
+[ -z "$LOAD_N" ] || [ -x "$LOAD" ] || { echo "bench/ab_tftp: $LOAD not built" >&2; exit 2; }
+for tool in atftp cmp timeout taskset; do
 	command -v "$tool" >/dev/null 2>&1 || { echo "bench/ab_tftp: $tool is missing" >&2; exit 2; }
 done
 t=$(mktemp -d /tmp/autopxe-ab.XXXXXX)
@@ -28,6 +34,7 @@ trap cleanup EXIT INT TERM
 chmod 755 "$t"
 mkdir -p "$t/root" "$t/rootfs/debian/bookworm/boot"
 head -c $((64 * 1024 * 1024)) /dev/urandom >"$t/root/big.bin"
+head -c $((4 * 1024 * 1024)) /dev/urandom >"$t/root/par.bin"
 head -c 4096 /dev/urandom >"$t/rootfs/debian/bookworm/boot/vmlinuz-6.1.0-21-amd64"
 head -c 4096 /dev/urandom >"$t/rootfs/debian/bookworm/boot/initrd.img-6.1.0-21-amd64"
 chmod -R a+rX "$t"
@@ -38,9 +45,14 @@ for b in "$@"; do
 	port=$((17000 + i))
 	if [ "$b" = hpa ]; then
 		/usr/sbin/in.tftpd -L -s "$t/root" -a "127.0.0.1:$port" -u "$(id -un)" &
+	elif [ "$b" = dnsmasq ]; then
+		port=69
+		dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp --tftp-root="$t/root" \
+			--listen-address=127.0.0.1 --bind-interfaces --tftp-max=1000 --user=root \
+			--pid-file="$t/dnsmasq.pid" --log-facility="$t/dnsmasq.log" &
 	else
 		mkdir -p "$t/state$i"
-		printf 'version: 1\nRootfsPath: %s/rootfs\nStaticDir: %s/root\nWatch: false\nStateDir: %s/state%d\nCmdlineTemplates:\n  t: ip=dhcp\n' \
+		printf 'version: 1\nRootfsPath: %s/rootfs\nStaticDir: %s/root\nWatch: false\nStateDir: %s/state%d\nTFTPMaxPerClient: 1000\nCmdlineTemplates:\n  t: ip=dhcp\n' \
 			"$t" "$t" "$t" "$i" >"$t/config$i.yaml"
 		"$b" --config "$t/config$i.yaml" --tftp-listen "127.0.0.1:$port" --http-listen off serve 2>"$t/log$i" &
 	fi
@@ -48,11 +60,20 @@ for b in "$@"; do
 	srv="$srv $i:$port"
 done
 sleep 1
+if [ -n "$LOAD_N" ]; then
+	for p in $pids; do taskset -a -p -c 0 "$p" >/dev/null; done
+fi
 : >"$t/res"
 for _ in $(seq "$R"); do
 	for s in $srv; do
 		n=${s%%:*}
 		port=${s#*:}
+		if [ -n "$LOAD_N" ]; then
+			v=$(timeout 300 taskset -c "1-$(($(nproc) - 1))" "$LOAD" "$port" par.bin "$t/root/par.bin" "$LOAD_N" 1468 poll) ||
+				v=FAILED
+			echo "$n $v" >>"$t/res"
+			continue
+		fi
 		set --
 		for o in $OPTS; do set -- "$@" --option "${o%%=*} ${o#*=}"; done
 		t0=$(date +%s.%N)

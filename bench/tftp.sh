@@ -26,7 +26,13 @@
 # UDP GSO, the best of them), the kernel's ceiling on this machine.
 # Every download is compared with its source. A figure marked * had failed transfers; a failure from autopxe makes
 # the script exit 1 (a peer's failures are reported, not fatal). BENCH_CASES="single" or "parallel" runs only those;
-# one parallel case alone: par50, par200, nice50, nice200, pinned50 or pinned200 (words can be combined).
+# one parallel case alone: par50, par200, nice50, nice200, pinned50, pinned200, load50 or load200 (words can be
+# combined). load50/load200: the same N downloads of par.bin, with the server pinned to CPU 0 as in the pinned rows,
+# all made by bench/tftp_load (BUILD_DIR/tftp_load, make bench builds it): one process on the other CPUs that
+# drives every transfer from one epoll loop and polls instead of sleeping. 50 or 200 curl processes keep a whole
+# core at 100% by themselves, so the curl rows measure curl; and on loopback a server pays, inside its own sends,
+# for waking every client that sleeps (sock_def_readable: 7% of autopxe's samples), which clients on other machines
+# would pay themselves. With this client the pinned server is what runs out first, as on a real network.
 # BENCH_QUICK=1 (bench/run.sh's smoke mode): BENCH_RUNS defaults to 1 and BENCH_CASES to "single pinned50".
 # BENCH_SUMMARY: a file to append this run's rows to, for bench/run.sh's final table (bench/summary.sh): every row
 # vs the best peer at equal options (target >= 1.05), windowsize 4/16 vs tftpd-hpa's window 1 (16: >= 5.00), the
@@ -48,6 +54,7 @@ fi
 BIG_MB=64                 # single transfers
 PAR_MB=${BENCH_PAR_MB:-4} # each of the parallel downloads
 HPA=/usr/sbin/in.tftpd
+LOAD=${TFTP_LOAD_BIN:-$BUILD/tftp_load}
 
 for tool in curl atftp cmp timeout; do
 	command -v "$tool" >/dev/null 2>&1 || { echo "bench/tftp: $tool is missing" >&2; exit 2; }
@@ -198,8 +205,16 @@ single_once() {
 	rm -f "$out"
 }
 
-# parallel_once NAME PORT N [nice|pinned] SERVER: N concurrent curl downloads of par.bin; aggregate MB/s, or FAILED:k
+# parallel_once NAME PORT N [nice|pinned|load] SERVER: N concurrent curl downloads of par.bin; aggregate MB/s, or
+# FAILED:k. load: the N downloads from bench/tftp_load, the one-process client, with the server pinned as above.
 parallel_once() {
+	if [ "${4:-}" = load ]; then
+		pin "$5" 0
+		v=$(timeout 300 taskset -c "1-$((ncpu - 1))" "$LOAD" "$2" par.bin "$root/par.bin" "$3" 1468 poll) || true
+		pin "$5" "0-$((ncpu - 1))"
+		case $v in [0-9]*) echo "$v" ;; FAILED:*) echo "$v" ;; *) echo "FAILED:$3" ;; esac
+		return 0
+	fi
 	case ${4:-} in
 	pinned)
 		pin "$5" 0
@@ -306,6 +321,15 @@ par nice200 "200 x curl ${PAR_MB}MiB 1468 clients nice 10" 200 nice
 if [ "$ncpu" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
 	par pinned50 "50 x curl ${PAR_MB}MiB 1468 pinned" 50 pinned
 	par pinned200 "200 x curl ${PAR_MB}MiB 1468 pinned" 200 pinned
+	if [ -x "$LOAD" ]; then
+		par load50 "50 x tftp_load ${PAR_MB}MiB 1468 pinned" 50 load
+		par load200 "200 x tftp_load ${PAR_MB}MiB 1468 pinned" 200 load
+	else
+		case " $cases " in *" parallel "* | *" load"*)
+			echo "bench/tftp: tftp_load rows skipped ($LOAD not built: make BUILD=$BUILD $LOAD)" >&2
+			;;
+		esac
+	fi
 else
 	case " $cases " in *" parallel "* | *" pinned"*)
 		echo "bench/tftp: pinned cases skipped (need taskset and 2+ CPUs)" >&2
