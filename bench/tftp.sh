@@ -33,7 +33,7 @@
 # core at 100% by themselves, so the curl rows measure curl; and on loopback a server pays, inside its own sends,
 # for waking every client that sleeps (sock_def_readable: 7% of autopxe's samples), which clients on other machines
 # would pay themselves. With this client the pinned server is what runs out first, as on a real network.
-# BENCH_QUICK=1 (bench/run.sh's smoke mode): BENCH_RUNS defaults to 1 and BENCH_CASES to "single pinned50".
+# BENCH_QUICK=1 (bench/run.sh's smoke mode): BENCH_RUNS defaults to 1 and BENCH_CASES to "single pinned50 load50".
 # BENCH_SUMMARY: a file to append this run's rows to, for bench/run.sh's final table (bench/summary.sh): every row
 # vs the best peer at equal options (target >= 1.05), windowsize 4/16 vs tftpd-hpa's window 1 (16: >= 5.00), the
 # udp_limit fractions, and the failed transfers of autopxe (= 0).
@@ -46,7 +46,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/summary.sh"
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	RUNS=${BENCH_RUNS:-1}
-	cases=${BENCH_CASES:-single pinned50}
+	cases=${BENCH_CASES:-single pinned50 load50}
 else
 	RUNS=${BENCH_RUNS:-5}
 	cases=${BENCH_CASES:-single parallel}
