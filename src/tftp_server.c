@@ -316,16 +316,15 @@ static int tid_socket(const struct sockaddr_storage *local, socklen_t local_len)
  * (same user only), and the kernel hands it what the connected one does not match. Either socket may still get
  * either kind of packet (on_sess_event checks the source), so this is a speed-up and never a change of meaning.
  * If any step fails, the transfer goes on unconnected, as it did before. */
-static void tid_connect(struct tftp_loop *s, struct sess *x, const struct sockaddr_storage *local,
-                        socklen_t local_len)
+static void tid_connect(struct tftp_loop *s, struct sess *x)
 {
-	struct sockaddr_storage b;
+	struct sockaddr_storage b; /* fd's own address and port, where the catcher binds */
 	socklen_t bl = sizeof b;
 	int one = 1;
-	if (getsockname(x->fd, (struct sockaddr *)&b, &bl) != 0 || bl != local_len ||
+	if (getsockname(x->fd, (struct sockaddr *)&b, &bl) != 0 ||
 	    setsockopt(x->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
 		return;
-	int c = socket(local->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int c = socket(b.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c < 0)
 		return;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = (void *)((uintptr_t)x | CATCHER_BIT)};
@@ -552,7 +551,7 @@ static void start_request(struct tftp_loop *s, struct req_ctx *r, const uint8_t 
 		refuse(r, rq.file, rq.file_len, TFTP_EUNDEF, "server busy, retry", TFTP_OUT_BUSY, "epoll");
 		goto drop;
 	}
-	tid_connect(s, x, &r->local, r->local_len);
+	tid_connect(s, x);
 	struct sess **slot = stab_slot(s, &key);
 	x->hnext = *slot;
 	*slot = x;
