@@ -11,6 +11,8 @@
 # listens on 127.0.0.1 (ports from 17001 up); downloads go to /dev/shm and are compared with the source.
 # docs/performance.md has the figures it gave for the lead block (step 5) and connected sockets (step 6).
 set -eu
+# shellcheck source=/dev/null
+. "$(cd "$(dirname "$0")" && pwd)/tftp_servers.sh"
 [ $# -ge 3 ] || { sed -n "2,14p" "$0" >&2; exit 2; }
 R=$1
 OPTS=$2
@@ -43,19 +45,8 @@ srv= # number:port entries, in the order of this round
 for b in "$@"; do
 	i=$((i + 1))
 	port=$((17000 + i))
-	if [ "$b" = hpa ]; then
-		/usr/sbin/in.tftpd -L -s "$t/root" -a "127.0.0.1:$port" -u "$(id -un)" &
-	elif [ "$b" = dnsmasq ]; then
-		port=69
-		dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp --tftp-root="$t/root" \
-			--listen-address=127.0.0.1 --bind-interfaces --tftp-max=1000 --user=root \
-			--pid-file="$t/dnsmasq.pid" --log-facility="$t/dnsmasq.log" &
-	else
-		mkdir -p "$t/state$i"
-		printf 'version: 1\nRootfsPath: %s/rootfs\nStaticDir: %s/root\nWatch: false\nStateDir: %s/state%d\nTFTPMaxPerClient: 1000\nCmdlineTemplates:\n  t: ip=dhcp\n' \
-			"$t" "$t" "$t" "$i" >"$t/config$i.yaml"
-		"$b" --config "$t/config$i.yaml" --tftp-listen "127.0.0.1:$port" --http-listen off serve 2>"$t/log$i" &
-	fi
+	[ "$b" = dnsmasq ] && port=69
+	tftp_start "$t" "$i" "$port" "$b"
 	pids="$pids $!"
 	srv="$srv $i:$port"
 done

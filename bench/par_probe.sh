@@ -11,6 +11,8 @@
 # server figures count the process started (tftpd-hpa serves from a child per transfer: 0 there).
 # Then how many autopxe transfers logged each retransmit count. Env: EXTRA, lines added to autopxe's config.
 set -u
+# shellcheck source=/dev/null
+. "$(cd "$(dirname "$0")" && pwd)/tftp_servers.sh"
 [ $# -ge 4 ] || { sed -n '2,14p' "$0" >&2; exit 2; }
 N=$1 R=$2 MODE=$3
 shift 3
@@ -35,21 +37,8 @@ i=0
 for b in "$@"; do
 	i=$((i + 1))
 	port=$((17200 + i))
-	case $b in
-	hpa) /usr/sbin/in.tftpd -L -s "$t/root" -a "127.0.0.1:$port" -u "$(id -un)" & ;;
-	dnsmasq)
-		port=69
-		dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp --tftp-root="$t/root" \
-			--listen-address=127.0.0.1 --bind-interfaces --tftp-max=1000 --user=root \
-			--pid-file="$t/dnsmasq.pid" --log-facility="$t/dnsmasq.log" &
-		;;
-	*)
-		mkdir -p "$t/state$i"
-		printf 'version: 1\nRootfsPath: %s/rootfs\nStaticDir: %s/root\nWatch: false\nStateDir: %s/state%d\nTFTPMaxPerClient: 1000\nCmdlineTemplates:\n  t: ip=dhcp\n%b' \
-			"$t" "$t" "$t" "$i" "${EXTRA:-}" >"$t/config$i.yaml"
-		"$b" --config "$t/config$i.yaml" --tftp-listen "127.0.0.1:$port" --http-listen off serve 2>"$t/log$i" &
-		;;
-	esac
+	[ "$b" = dnsmasq ] && port=69
+	tftp_start "$t" "$i" "$port" "$b" "${EXTRA:-}"
 	srv+=("$i:$port:$!")
 done
 sleep 1

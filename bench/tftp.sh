@@ -44,6 +44,8 @@ BIN=${AUTOPXE_BIN:-$BUILD/autopxe}
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=/dev/null
 . "$here/summary.sh"
+# shellcheck source=/dev/null
+. "$here/tftp_servers.sh"
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	RUNS=${BENCH_RUNS:-1}
 	cases=${BENCH_CASES:-single pinned50 load50}
@@ -128,9 +130,7 @@ pids="$pids $!"
 servers="$servers tftpd-hpa:$p2:$!"
 
 if [ "$(id -u)" = 0 ] && command -v dnsmasq >/dev/null 2>&1 && [ "$(free_udp_port 69)" = 69 ]; then
-	dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp --tftp-root="$root" \
-		--listen-address=127.0.0.1 --bind-interfaces --tftp-max=1000 --user=root \
-		--pid-file="$tmp/dnsmasq.pid" --log-facility="$tmp/dnsmasq.log" &
+	tftp_dnsmasq "$root" "$tmp"
 	pids="$pids $!"
 	servers="$servers dnsmasq:69:$!"
 else
