@@ -399,12 +399,19 @@ static void on_sess_event(struct tftp_loop *s, struct sess *x, int fd, uint32_t 
 	}
 	if (!(events & (EPOLLIN | EPOLLERR)))
 		return;
+	ssize_t n;
+	if (fd == x->fd && x->connected) { /* the kernel lets only the peer's packets through: no address to copy */
+		n = recv(fd, s->rx, RX_BYTES, MSG_DONTWAIT);
+		if (n >= 0)
+			follow(s, x, sess_packet(&s->io, x, s->rx, (size_t)n), now);
+		return; /* n < 0: EAGAIN, or an ICMP error queued on the socket: the timer decides */
+	}
 	struct sockaddr_storage from = {0};
 	struct iovec iov = {s->rx, RX_BYTES};
 	struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1};
-	ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+	n = recvmsg(fd, &mh, MSG_DONTWAIT);
 	if (n < 0)
-		return; /* EAGAIN, or an ICMP error queued on the socket: the timer decides */
+		return;
 	socklen_t fl = mh.msg_namelen;
 	unmap_v4(&from, &fl);
 	if (!addr_same(&from, &x->peer)) {

@@ -361,6 +361,22 @@ static int send_gso(struct tftp_io *io, struct sess *x, unsigned n)
 	return -EOPNOTSUPP;
 }
 
+/* The one block fill_batch prepared, as one contiguous packet through send() (connected) or sendto(): no msghdr
+ * or iovec for the kernel to copy in, no msg_len to copy out. Lock-step transfers send every block this way; the
+ * payload (at most TFTP_MAX_BLKSIZE, at the start of io->tx if it was read there) is copied behind the header in
+ * the last TFTP_MAX_PACKET bytes of io->tx. 1 (sent) or -1 with errno. */
+static int send_one(struct tftp_io *io, struct sess *x)
+{
+	uint8_t *pkt = io->tx + TFTP_TX_BYTES - TFTP_MAX_PACKET;
+	size_t l = io->iov[0][1].iov_len;
+	memcpy(pkt, io->hdr[0], TFTP_HDR);
+	memcpy(pkt + TFTP_HDR, io->iov[0][1].iov_base, l);
+	ssize_t r = x->connected ? send(x->fd, pkt, TFTP_HDR + l, MSG_DONTWAIT)
+	                         : sendto(x->fd, pkt, TFTP_HDR + l, MSG_DONTWAIT, (struct sockaddr *)&x->peer,
+	                                  x->peer_len);
+	return r < 0 ? -1 : 1;
+}
+
 static void arm_out(struct tftp_io *io, struct sess *x, int on)
 {
 	if (x->want_out == on)
@@ -416,7 +432,7 @@ static int transmit(struct tftp_io *io, struct sess *x)
 		int rc = fill_batch(io, x, n);
 		if (rc)
 			return rc;
-		int sent = sendmmsg(x->fd, io->mm, n, MSG_DONTWAIT);
+		int sent = n == 1 ? send_one(io, x) : sendmmsg(x->fd, io->mm, n, MSG_DONTWAIT);
 		if (sent < 0)
 			sent = 0;
 		if ((unsigned)sent < n) {

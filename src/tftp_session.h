@@ -18,7 +18,8 @@
 #include "tftp_proto.h"
 
 #define TFTP_BATCH 64              /* DATA packets per sendmmsg */
-#define TFTP_TX_BYTES (4u << 20)    /* shared scratch for one batch of blocks */
+#define TFTP_TX_BYTES (4u << 20)    /* shared scratch for one batch of blocks; its last TFTP_MAX_PACKET bytes are
+                                    * where a single block is put together (send_one) */
 #define TFTP_NAME_LOG 256
 
 struct client_ent;
