@@ -1182,10 +1182,8 @@ int http_server_open(const struct listen_spec *l, const struct config *cfg, stru
 		s->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
 		                                   : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	s->threads = cfg->http_threads;
-	if (s->threads == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		s->threads = n > 0 ? (unsigned)n : 1;
-	}
+	if (s->threads == 0)
+		s->threads = usable_cpus();
 	if (s->threads > 256)
 		s->threads = 256;
 	s->max_conns = cfg->http_max_conns ? cfg->http_max_conns : 2048;

@@ -7,6 +7,7 @@
 
 #define A_ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
 #define A_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define A_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
 static const char *const outcome_names[TFTP_OUT_MAX] = {
     "ok", "not_found", "denied", "timeout", "aborted", "busy", "bad_request", "io_error",
@@ -28,6 +29,7 @@ static struct {
 	uint64_t tftp_done[TFTP_OUT_MAX];
 	uint64_t tftp_bytes, tftp_retrans, tftp_menus;
 	uint64_t tftp_spin[2]; /* busy-polls: [0] ran out, [1] caught a packet */
+	uint64_t tftp_loops;
 	int64_t tftp_active;
 	struct hist blk, win;
 	int64_t http_active;
@@ -65,6 +67,7 @@ void metrics_tftp_done(enum tftp_outcome o, uint64_t bytes, unsigned blksize, un
 void metrics_tftp_active(int delta) { A_ADD(&m.tftp_active, delta); }
 void metrics_tftp_menu(void) { A_ADD(&m.tftp_menus, 1); }
 void metrics_tftp_spin(int caught) { A_ADD(&m.tftp_spin[caught != 0], 1); }
+void metrics_tftp_loops(unsigned n) { A_STORE(&m.tftp_loops, n); }
 
 /* HTTP requests by (route, status): a small fixed table, guarded by a mutex (cheap next to a request). */
 #define HTTP_SLOTS 64
@@ -161,6 +164,8 @@ int metrics_render(sbuf *o)
 	rc |= sbuf_printf(o, "autopxe_tftp_busy_polls_total{result=\"caught\"} %llu\n"
 	                     "autopxe_tftp_busy_polls_total{result=\"slept\"} %llu\n",
 	                  (unsigned long long)A_LOAD(&m.tftp_spin[1]), (unsigned long long)A_LOAD(&m.tftp_spin[0]));
+	rc |= head(o, "autopxe_tftp_loops", "gauge", "TFTP event loops taking new requests (TFTPThreads auto: one per usable CPU).");
+	rc |= sbuf_printf(o, "autopxe_tftp_loops %llu\n", (unsigned long long)A_LOAD(&m.tftp_loops));
 	rc |= head(o, "autopxe_tftp_active_sessions", "gauge", "TFTP transfers in progress.");
 	rc |= sbuf_printf(o, "autopxe_tftp_active_sessions %lld\n", (long long)A_LOAD(&m.tftp_active));
 	rc |= hist_render(o, "autopxe_tftp_blksize", "Negotiated TFTP block sizes.", &m.blk, blk_bounds);

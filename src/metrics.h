@@ -26,6 +26,8 @@ void metrics_tftp_active(int delta);
 void metrics_tftp_menu(void);
 /* One busy-poll (TFTPBusyPoll) that ended: caught = a packet came before the budget ran out. */
 void metrics_tftp_spin(int caught);
+/* TFTP loops taking new requests (TFTPThreads auto follows the usable CPUs). */
+void metrics_tftp_loops(unsigned n);
 
 /* HTTP: route is a short static name ("menu", "file", "metrics", "healthz", "api", "other", "rejected": answered
  * by libmicrohttpd itself). */

@@ -2,6 +2,7 @@
 #include "tftp_proto.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -367,6 +368,44 @@ void tftp_gap_sample(struct tftp_gap *g, uint64_t us)
 unsigned tftp_gap_spin_us(const struct tftp_gap *g, unsigned budget_us)
 {
 	return g->valid ? poll_for(g->avg_us, budget_us) : 0;
+}
+
+unsigned tftp_steer_pick(uint32_t addr_low, uint16_t port, unsigned n)
+{
+	return n ? (addr_low ^ port) % n : 0;
+}
+
+size_t tftp_steer_program(unsigned n, struct sock_filter *out)
+{
+	if (n == 0)
+		return 0;
+	if (n == 1) {
+		out[0] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+		return 1;
+	}
+	/* The program sees the UDP payload; SKF_NET_OFF reaches back to the IP header. */
+	const struct sock_filter p[] = {
+	    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)SKF_NET_OFF),      /* A = version << 4 | IHL */
+	    BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 8, 0),                    /* IPv6: to 11 */
+	    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)SKF_NET_OFF),      /* IPv4 */
+	    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf),
+	    BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 2),
+	    BPF_STMT(BPF_MISC | BPF_TAX, 0),                                /* X = header length */
+	    BPF_STMT(BPF_LD | BPF_H | BPF_IND, (uint32_t)SKF_NET_OFF),      /* A = source port */
+	    BPF_STMT(BPF_MISC | BPF_TAX, 0),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 12), /* A = source address */
+	    BPF_STMT(BPF_JMP | BPF_JA, 3),                                  /* to 14 */
+	    BPF_STMT(BPF_LD | BPF_H | BPF_ABS, (uint32_t)SKF_NET_OFF + 40), /* IPv6: source port */
+	    BPF_STMT(BPF_MISC | BPF_TAX, 0),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 20), /* last word of the source address */
+	    BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	    BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, n),
+	    BPF_STMT(BPF_RET | BPF_A, 0),
+	};
+	_Static_assert(sizeof p / sizeof p[0] == TFTP_STEER_MAX_INSNS, "TFTP_STEER_MAX_INSNS");
+	memcpy(out, p, sizeof p);
+	return ARRAY_SIZE(p);
 }
 
 uint64_t tftp_netascii_size(const uint8_t *in, size_t len)

@@ -169,6 +169,19 @@ unsigned tftp_gap_spin_us(const struct tftp_gap *g, unsigned budget_us);
  * e.g. clients on the same machine, and polling would only take it from them. */
 #define TFTP_SPIN_YIELD_US 50u
 
+/* Request steering for a server with more loops than usable CPUs. Each loop's listening socket is in one
+ * SO_REUSEPORT group; a classic BPF program attached to the group picks, for every request, the loop
+ * tftp_steer_pick(a, port, n) among the first n, where a is the low 32 bits of the client's address (an IPv4 address
+ * or the last word of an IPv6 one) and port its UDP port, both as numbers. A client keeps its loop, so a repeated
+ * RRQ finds its session. */
+#define TFTP_STEER_MAX_INSNS 17u
+unsigned tftp_steer_pick(uint32_t addr_low, uint16_t port, unsigned n);
+/* The program for n >= 1 loops in out (room for TFTP_STEER_MAX_INSNS struct sock_filter); the instruction count,
+ * 0 when n is 0. IPv4 headers with options are handled; IPv6 extension headers are not (such a packet goes to some
+ * loop in range, which still serves it). */
+struct sock_filter;
+size_t tftp_steer_program(unsigned n, struct sock_filter *out);
+
 /* netascii (RFC 764 as used by RFC 1350): LF -> CR LF, CR -> CR NUL. */
 /* Size of the encoding of in[0..len). */
 uint64_t tftp_netascii_size(const uint8_t *in, size_t len);

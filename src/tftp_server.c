@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -54,6 +55,7 @@ struct tftp_loop {
 	struct sess *graveyard; /* ended sessions, freed after each batch of events */
 	struct tftp_gap gap;    /* how long a wait for the next packet takes (busy-poll with many transfers) */
 	uint8_t *rx;
+	unsigned idx; /* in srv->loops; its listener is socket idx of the SO_REUSEPORT group */
 };
 
 struct tftp_server {
@@ -63,6 +65,13 @@ struct tftp_server {
 	struct tftp_loop *loops;
 	int started, stopped;
 	atomic_uint n_sessions; /* all loops, including requests being set up */
+
+	/* TFTPThreads: auto follows the CPUs the loops may use (follow_cpus): loops 0..active-1 take new requests and
+	 * may busy-poll; the others finish their transfers. */
+	int auto_loops;
+	atomic_uint active;
+	_Atomic uint64_t cpu_check_ms; /* when a loop next reads the affinity mask */
+	pthread_mutex_t steer_mu;
 
 	pthread_mutex_t cmu; /* guards ctab: touched once at the start and once at the end of a session */
 	struct client_ent *ctab[C_BUCKETS];
@@ -639,8 +648,8 @@ static void on_listen(struct tftp_loop *s, uint64_t now)
  * share our cores, polling would only take the CPU from them. */
 static unsigned spin_budget(const struct tftp_loop *s)
 {
-	if (s->heap_n == 0)
-		return 0;
+	if (s->heap_n == 0 || s->idx >= atomic_load_explicit(&s->srv->active, memory_order_relaxed))
+		return 0; /* a loop beyond the usable CPUs would only poll against the one it shares a CPU with */
 	if (s->heap_n > TFTP_SPIN_SESSIONS)
 		return tftp_gap_spin_us(&s->gap, s->heap[0]->busy_poll_us);
 	unsigned best = 0;
@@ -673,6 +682,54 @@ static int spin_wait(struct tftp_loop *s, struct epoll_event *evs, int max, unsi
 	}
 }
 
+/* How often a loop re-reads the CPU set (a sched_getaffinity call) while it has work. */
+#define CPU_CHECK_MS 200
+
+/* Send new requests to the first n loops (n == n_loops: the kernel's own hash again). 0 or -errno. */
+static int steer(struct tftp_server *srv, unsigned n)
+{
+	int fd = srv->loops[0].lfd;
+	if (n >= srv->n_loops) {
+		int zero = 0;
+		if (setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &zero, sizeof zero) == 0 || errno == ENOENT)
+			return 0;
+		n = srv->n_loops; /* a kernel without the detach: a program over all loops does as well */
+	}
+	struct sock_filter insns[TFTP_STEER_MAX_INSNS];
+	struct sock_fprog prog = {.len = (unsigned short)tftp_steer_program(n, insns), .filter = insns};
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == 0 ? 0 : -errno;
+}
+
+/* With TFTPThreads auto, match the loops at work to the CPUs this thread may use now (taskset -p, a cgroup cpuset
+ * changed under a container): more loops than CPUs would take turns on one CPU, each one's busy-poll yielding to
+ * the other, and every client of a sleeping loop would pay for waking it. One loop at a time does the check. */
+static void follow_cpus(struct tftp_loop *s, uint64_t now)
+{
+	struct tftp_server *srv = s->srv;
+	uint64_t due = atomic_load_explicit(&srv->cpu_check_ms, memory_order_relaxed);
+	if (!srv->auto_loops || now < due || !atomic_compare_exchange_strong(&srv->cpu_check_ms, &due, now + CPU_CHECK_MS))
+		return;
+	unsigned want = usable_cpus();
+	if (want > srv->n_loops)
+		want = srv->n_loops;
+	pthread_mutex_lock(&srv->steer_mu);
+	unsigned was = atomic_load(&srv->active);
+	if (want != was) {
+		int rc = steer(srv, want);
+		if (rc == 0) {
+			atomic_store(&srv->active, want);
+			metrics_tftp_loops(want);
+			log_info("tftp: %u usable CPU%s: new requests go to %u of %u loops", usable_cpus(),
+			         want == 1 ? "" : "s", want, srv->n_loops);
+		} else {
+			srv->auto_loops = 0; /* no steering on this kernel: keep every loop at work */
+			log_warn("tftp: cannot steer requests to %u of %u loops (%s); all loops stay at work", want,
+			         srv->n_loops, strerror(-rc));
+		}
+	}
+	pthread_mutex_unlock(&srv->steer_mu);
+}
+
 static void *loop(void *arg)
 {
 	struct tftp_loop *s = arg;
@@ -695,6 +752,7 @@ static void *loop(void *arg)
 			break;
 		}
 		uint64_t now = now_ms();
+		follow_cpus(s, now);
 		int stop = 0;
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
@@ -852,10 +910,9 @@ int tftp_server_open(const struct listen_spec *l, unsigned threads, struct tftp_
                      size_t errlen)
 {
 	*out = NULL;
-	if (threads == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = n > 0 ? (unsigned)n : 1;
-	}
+	int auto_loops = threads == 0;
+	if (auto_loops)
+		threads = usable_cpus();
 	if (threads > TFTP_MAX_LOOPS)
 		threads = TFTP_MAX_LOOPS;
 	struct tftp_server *s = calloc(1, sizeof *s);
@@ -865,9 +922,16 @@ int tftp_server_open(const struct listen_spec *l, unsigned threads, struct tftp_
 		return -ENOMEM;
 	}
 	s->efd = -1;
+	s->auto_loops = auto_loops && threads > 1;
+	atomic_init(&s->active, threads);
+	atomic_init(&s->cpu_check_ms, 0);
 	pthread_mutex_init(&s->cmu, NULL);
-	for (unsigned i = 0; i < threads; i++)
+	pthread_mutex_init(&s->steer_mu, NULL);
+	metrics_tftp_loops(threads);
+	for (unsigned i = 0; i < threads; i++) {
 		s->loops[i].lfd = s->loops[i].io.epfd = -1;
+		s->loops[i].idx = i;
+	}
 	int rc = 0;
 	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->efd < 0) {
@@ -953,6 +1017,7 @@ void tftp_server_free(struct tftp_server *s)
 	if (s->efd >= 0)
 		close(s->efd);
 	pthread_mutex_destroy(&s->cmu);
+	pthread_mutex_destroy(&s->steer_mu);
 	free(s->loops);
 	free(s);
 }

@@ -1,8 +1,14 @@
 /* check_tftp_proto.c - unit tests for the pure TFTP core: parse/build, negotiation, block arithmetic, netascii. */
 #include <check.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "tftp_proto.h"
 #include "util.h"
@@ -541,6 +547,108 @@ START_TEST(test_netascii)
 }
 END_TEST
 
+/* n sockets in one SO_REUSEPORT group on the loopback address of family af, the first on a port the kernel picks. */
+static int reuse_group(int af, int *fd, unsigned n, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	memset(ss, 0, sizeof *ss);
+	if (af == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		*sl = sizeof *a;
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_loopback;
+		*sl = sizeof *a;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		int one = 1;
+		fd[i] = socket(af, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		if (fd[i] < 0 || setsockopt(fd[i], SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+		    bind(fd[i], (struct sockaddr *)ss, *sl) != 0)
+			return -1;
+		if (i == 0 && getsockname(fd[0], (struct sockaddr *)ss, sl) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Which of the n group sockets holds a datagram (it is read), -1 if none after 1 s. */
+static int holder(const int *fd, unsigned n)
+{
+	struct pollfd p[8];
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (struct pollfd){.fd = fd[i], .events = POLLIN};
+	if (poll(p, n, 1000) <= 0)
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		char b[16];
+		if ((p[i].revents & POLLIN) && recv(fd[i], b, sizeof b, 0) >= 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* The steering program, run by the kernel on a real SO_REUSEPORT group: every datagram from 40 client ports reaches
+ * the socket tftp_steer_pick names; with one loop, socket 0. */
+static void steer_case(int af, unsigned n)
+{
+	int g[8];
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (reuse_group(af, g, n, &ss, &sl) != 0) {
+		ck_assert_msg(af == AF_INET6, "IPv4 loopback group: %s", strerror(errno));
+		return; /* no IPv6 loopback here */
+	}
+	struct sock_filter insns[TFTP_STEER_MAX_INSNS];
+	struct sock_fprog prog = {.len = (unsigned short)tftp_steer_program(n, insns), .filter = insns};
+	ck_assert_int_eq(prog.len, n == 1 ? 1 : TFTP_STEER_MAX_INSNS);
+	ck_assert_msg(setsockopt(g[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == 0, "attach: %s",
+	              strerror(errno));
+	unsigned seen[8] = {0};
+	for (int i = 0; i < 40; i++) {
+		int c = socket(af, SOCK_DGRAM, 0);
+		ck_assert_int_ge(c, 0);
+		ck_assert_int_eq(connect(c, (struct sockaddr *)&ss, sl), 0); /* getsockname: the source address too */
+		ck_assert_int_eq(send(c, "x", 1, 0), 1);
+		struct sockaddr_storage me;
+		socklen_t ml = sizeof me;
+		ck_assert_int_eq(getsockname(c, (struct sockaddr *)&me, &ml), 0);
+		uint32_t low;
+		uint16_t port;
+		if (af == AF_INET) {
+			low = ntohl(((struct sockaddr_in *)&me)->sin_addr.s_addr);
+			port = ntohs(((struct sockaddr_in *)&me)->sin_port);
+		} else {
+			const uint8_t *a = ((struct sockaddr_in6 *)&me)->sin6_addr.s6_addr;
+			low = (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];
+			port = ntohs(((struct sockaddr_in6 *)&me)->sin6_port);
+		}
+		int want = (int)tftp_steer_pick(low, port, n), got = holder(g, n);
+		ck_assert_msg(got == want, "client port %u: socket %d, want %d (of %u)", port, got, want, n);
+		seen[got]++;
+		close(c);
+	}
+	for (unsigned i = 0; i < n; i++) /* 40 ports spread over every socket */
+		ck_assert_msg(seen[i] > 0, "socket %u of %u got none of 40", i, n);
+	for (unsigned i = 0; i < n; i++)
+		close(g[i]);
+}
+
+START_TEST(test_steer)
+{
+	ck_assert_uint_eq(tftp_steer_program(0, NULL), 0);
+	ck_assert_uint_eq(tftp_steer_pick(0x7f000001, 5, 0), 0);
+	ck_assert_uint_eq(tftp_steer_pick(0x7f000001, 5, 3), (0x7f000001u ^ 5u) % 3);
+	steer_case(AF_INET, 1);
+	steer_case(AF_INET, 2);
+	steer_case(AF_INET, 3);
+	steer_case(AF_INET6, 1);
+	steer_case(AF_INET6, 3);
+}
+END_TEST
+
 Suite *tftp_proto_suite(void)
 {
 	Suite *s = suite_create("tftp_proto");
@@ -573,6 +681,7 @@ Suite *tftp_proto_suite(void)
 	tcase_add_test(tc, test_rtt);
 	tcase_add_test(tc, test_spin_budget);
 	tcase_add_test(tc, test_gap_budget);
+	tcase_add_test(tc, test_steer);
 	suite_add_tcase(s, tc);
 	return s;
 }

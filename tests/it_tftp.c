@@ -1,6 +1,8 @@
 /* it_tftp.c - integration tests of the TFTP front end: the real server driven by curl, tftp-hpa, atftp and raw UDP. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1047,6 +1049,66 @@ START_TEST(test_busy_poll)
 }
 END_TEST
 
+/* Set the affinity of every thread of the server to CPUs 0..n-1. */
+static void pin_server(unsigned n)
+{
+	char d[64];
+	snprintf(d, sizeof d, "/proc/%d/task", (int)srv.pid);
+	DIR *dir = opendir(d);
+	ck_assert_ptr_nonnull(dir);
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	for (unsigned i = 0; i < n; i++)
+		CPU_SET(i, &set);
+	struct dirent *e;
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.')
+			ck_assert_int_eq(sched_setaffinity(atoi(e->d_name), sizeof set, &set), 0);
+	closedir(dir);
+}
+
+/* Downloads (each wakes a loop, which then re-reads its CPU set) until autopxe_tftp_loops is want; 0 or -1 after
+ * 5 s. */
+static int wait_loops(long long want)
+{
+	char out[400];
+	out_path("cpus", out, sizeof out);
+	for (int i = 0; i < 50; i++) {
+		if (curl_get(KERNEL, out, "") != 0)
+			return -1;
+		if (itest_metric(&srv, "autopxe_tftp_loops") == want)
+			return 0;
+		usleep(100000);
+	}
+	return -1;
+}
+
+/* TFTPThreads auto starts a loop per usable CPU and follows the CPU set afterwards: pinned to one CPU, new
+ * requests go to one loop (the log says so), and back to all of them when the CPUs come back. */
+START_TEST(test_loops_follow_cpus)
+{
+	cpu_set_t set;
+	ck_assert_int_eq(sched_getaffinity(srv.pid, sizeof set, &set), 0);
+	int n = CPU_COUNT(&set);
+	ck_assert_int_eq(itest_metric(&srv, "autopxe_tftp_loops"), n);
+	if (n < 2 || !CPU_ISSET(0, &set) || !CPU_ISSET(1, &set))
+		return; /* one loop: nothing to follow (this machine has fewer than two CPUs 0 and 1) */
+	pin_server(1);
+	ck_assert_msg(wait_loops(1) == 0, "autopxe_tftp_loops stayed at %lld after pinning to one CPU",
+	              itest_metric(&srv, "autopxe_tftp_loops"));
+	ck_assert(itest_log_wait(&srv, "tftp: 1 usable CPU: new requests go to 1 of ", 2000));
+	/* and served by it */
+	char out[400];
+	out_path("pinned", out, sizeof out);
+	ck_assert_int_eq(curl_get("mb.bin", out, "--tftp-blksize 1468"), 0);
+	assert_same_file(out, "mb.bin");
+	pin_server(2);
+	ck_assert_msg(wait_loops(2) == 0, "autopxe_tftp_loops stayed at %lld after unpinning",
+	              itest_metric(&srv, "autopxe_tftp_loops"));
+	ck_assert(itest_log_wait(&srv, "tftp: 2 usable CPUs: new requests go to 2 of ", 2000));
+}
+END_TEST
+
 /* Dual stack: [::]:port serves IPv4 and IPv6 clients, each answered from the address it asked. */
 START_TEST(test_ipv6_dual_stack)
 {
@@ -1122,6 +1184,7 @@ Suite *tftp_it_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_vanishing_client);
 	tcase_add_test(tc, test_adaptive_timeout);
+	tcase_add_test(tc, test_loops_follow_cpus);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("busy_poll"); /* the test starts its own two servers */
