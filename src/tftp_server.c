@@ -68,7 +68,7 @@ struct tftp_server {
 
 	/* TFTPThreads: auto follows the CPUs the loops may use (follow_cpus): loops 0..active-1 take new requests and
 	 * may busy-poll; the others finish their transfers. */
-	int auto_loops;
+	atomic_int auto_loops;
 	atomic_uint active;
 	_Atomic uint64_t cpu_check_ms; /* when a loop next reads the affinity mask */
 	pthread_mutex_t steer_mu;
@@ -707,11 +707,10 @@ static void follow_cpus(struct tftp_loop *s, uint64_t now)
 {
 	struct tftp_server *srv = s->srv;
 	uint64_t due = atomic_load_explicit(&srv->cpu_check_ms, memory_order_relaxed);
-	if (!srv->auto_loops || now < due || !atomic_compare_exchange_strong(&srv->cpu_check_ms, &due, now + CPU_CHECK_MS))
+	if (!atomic_load_explicit(&srv->auto_loops, memory_order_relaxed) || now < due ||
+	    !atomic_compare_exchange_strong(&srv->cpu_check_ms, &due, now + CPU_CHECK_MS))
 		return;
-	unsigned want = usable_cpus();
-	if (want > srv->n_loops)
-		want = srv->n_loops;
+	unsigned cpus = usable_cpus(), want = cpus < srv->n_loops ? cpus : srv->n_loops;
 	pthread_mutex_lock(&srv->steer_mu);
 	unsigned was = atomic_load(&srv->active);
 	if (want != was) {
@@ -719,10 +718,10 @@ static void follow_cpus(struct tftp_loop *s, uint64_t now)
 		if (rc == 0) {
 			atomic_store(&srv->active, want);
 			metrics_tftp_loops(want);
-			log_info("tftp: %u usable CPU%s: new requests go to %u of %u loops", usable_cpus(),
-			         want == 1 ? "" : "s", want, srv->n_loops);
+			log_info("tftp: %u usable CPU%s: new requests go to %u of %u loops", cpus, cpus == 1 ? "" : "s",
+			         want, srv->n_loops);
 		} else {
-			srv->auto_loops = 0; /* no steering on this kernel: keep every loop at work */
+			atomic_store(&srv->auto_loops, 0); /* no steering on this kernel: keep every loop at work */
 			log_warn("tftp: cannot steer requests to %u of %u loops (%s); all loops stay at work", want,
 			         srv->n_loops, strerror(-rc));
 		}
@@ -922,7 +921,7 @@ int tftp_server_open(const struct listen_spec *l, unsigned threads, struct tftp_
 		return -ENOMEM;
 	}
 	s->efd = -1;
-	s->auto_loops = auto_loops && threads > 1;
+	atomic_init(&s->auto_loops, auto_loops && threads > 1);
 	atomic_init(&s->active, threads);
 	atomic_init(&s->cpu_check_ms, 0);
 	pthread_mutex_init(&s->cmu, NULL);
