@@ -76,7 +76,7 @@ $(SANDIR)/tests/it_runner.o: tests/runner.c $(BUILD)/it/suites.h
 # Integration suites are black-box: they link only the shared helpers (and the pure DHCP packet builder, as a client
 # library), not the server.
 $(BUILD)/check_integration: $(IT_OBJS) $(SANDIR)/tests/it_runner.o $(SANDIR)/src/util.o $(SANDIR)/src/mac.o \
-                           $(SANDIR)/src/dhcp_proto.o
+                           $(SANDIR)/src/dhcp_proto.o $(SANDIR)/src/cpus.o
 	$(CC) $(SANFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_ALL)
 
 unit: $(BUILD)/check_autopxe

@@ -21,6 +21,7 @@
 #include "api.h"
 #include "api_fleet.h"
 #include "autoexec.h"
+#include "cpus.h"
 #include "http_range.h"
 #include "log.h"
 #include "mac.h"

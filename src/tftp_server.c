@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cpus.h"
 #include "log.h"
 #include "metrics.h"
 #include "snapshot.h"
@@ -66,12 +67,14 @@ struct tftp_server {
 	int started, stopped;
 	atomic_uint n_sessions; /* all loops, including requests being set up */
 
-	/* TFTPThreads: auto follows the CPUs the loops may use (follow_cpus): loops 0..active-1 take new requests and
-	 * may busy-poll; the others finish their transfers. */
+	/* TFTPThreads: auto starts a loop per online CPU and follows the CPUs the process may use (follow_cpus): loops
+	 * 0..active-1 take new requests and may busy-poll; the others finish their transfers. */
 	atomic_int auto_loops;
 	atomic_uint active;
-	_Atomic uint64_t cpu_check_ms; /* when a loop next reads the affinity mask */
+	_Atomic uint64_t cpu_check_ms; /* when a loop next reads the CPU budget */
+	atomic_int quota_binds;        /* a cgroup CPU quota binds: no busy-poll (it would spend the quota) */
 	pthread_mutex_t steer_mu;
+	unsigned quota_milli; /* the quota last seen (0: none), under steer_mu */
 
 	pthread_mutex_t cmu; /* guards ctab: touched once at the start and once at the end of a session */
 	struct client_ent *ctab[C_BUCKETS];
@@ -650,6 +653,8 @@ static unsigned spin_budget(const struct tftp_loop *s)
 {
 	if (s->heap_n == 0 || s->idx >= atomic_load_explicit(&s->srv->active, memory_order_relaxed))
 		return 0; /* a loop beyond the usable CPUs would only poll against the one it shares a CPU with */
+	if (atomic_load_explicit(&s->srv->quota_binds, memory_order_relaxed))
+		return 0; /* under a CPU quota a poll spends what the transfers need, then the kernel stops us all */
 	if (s->heap_n > TFTP_SPIN_SESSIONS)
 		return tftp_gap_spin_us(&s->gap, s->heap[0]->busy_poll_us);
 	unsigned best = 0;
@@ -682,7 +687,7 @@ static int spin_wait(struct tftp_loop *s, struct epoll_event *evs, int max, unsi
 	}
 }
 
-/* How often a loop re-reads the CPU set (a sched_getaffinity call) while it has work. */
+/* How often a loop re-reads the CPU budget (sched_getaffinity and the cgroup's quota files) while it has work. */
 #define CPU_CHECK_MS 200
 
 /* Send new requests to the first n loops (n == n_loops: the kernel's own hash again). 0 or -errno. */
@@ -700,32 +705,69 @@ static int steer(struct tftp_server *srv, unsigned n)
 	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == 0 ? 0 : -errno;
 }
 
-/* With TFTPThreads auto, match the loops at work to the CPUs this thread may use now (taskset -p, a cgroup cpuset
- * changed under a container): more loops than CPUs would take turns on one CPU, each one's busy-poll yielding to
- * the other, and every client of a sleeping loop would pay for waking it. One loop at a time does the check. */
+/* "2 CPUs in the affinity mask, no CPU quota" */
+static void budget_txt(const struct cpu_budget *b, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%u CPU%s in the affinity mask, ", b->affinity, b->affinity == 1 ? "" : "s");
+	if (n < 0 || (size_t)n >= outlen)
+		return;
+	if (b->quota_milli)
+		snprintf(out + n, outlen - (size_t)n, "cgroup CPU quota %u.%02u", b->quota_milli / 1000u,
+		         (b->quota_milli % 1000u) / 10u);
+	else
+		snprintf(out + n, outlen - (size_t)n, "no CPU quota");
+}
+
+/* Match the loops at work to budget b (steer_mu held). With TFTPThreads auto, active loops = usable CPUs: more
+ * would take turns on one CPU, each one's busy-poll yielding to the other, and every client of a sleeping loop
+ * would pay for waking it. Whatever the thread count, a binding quota turns busy-poll off. */
+static void apply_budget(struct tftp_server *srv, const struct cpu_budget *b)
+{
+	char why[96];
+	budget_txt(b, why, sizeof why);
+	int binds = cpu_quota_binds(b);
+	if (binds != atomic_load(&srv->quota_binds) || (binds && b->quota_milli != srv->quota_milli)) {
+		atomic_store(&srv->quota_binds, binds);
+		if (binds)
+			log_info("tftp: busy-poll off under the CPU quota (%s)", why);
+		else
+			log_info("tftp: no CPU quota binds: busy-poll as configured (%s)", why);
+	}
+	srv->quota_milli = b->quota_milli;
+	if (!atomic_load(&srv->auto_loops))
+		return;
+	unsigned want = b->usable < srv->n_loops ? b->usable : srv->n_loops;
+	if (want == atomic_load(&srv->active))
+		return;
+	int rc = steer(srv, want);
+	if (rc == 0) {
+		atomic_store(&srv->active, want);
+		metrics_tftp_loops(want);
+		log_info("tftp: %u usable CPU%s: new requests go to %u of %u loops (%s)", b->usable,
+		         b->usable == 1 ? "" : "s", want, srv->n_loops, why);
+	} else {
+		atomic_store(&srv->auto_loops, 0); /* no steering on this kernel: keep every loop at work */
+		if (atomic_load(&srv->active) != srv->n_loops) {
+			atomic_store(&srv->active, srv->n_loops);
+			metrics_tftp_loops(srv->n_loops);
+		}
+		log_warn("tftp: cannot steer requests to %u of %u loops (%s); all loops stay at work", want, srv->n_loops,
+		         strerror(-rc));
+	}
+}
+
+/* Re-read the CPU budget (taskset -p, a cgroup cpuset or quota changed under a container), at most every
+ * CPU_CHECK_MS; one loop at a time does it. */
 static void follow_cpus(struct tftp_loop *s, uint64_t now)
 {
 	struct tftp_server *srv = s->srv;
 	uint64_t due = atomic_load_explicit(&srv->cpu_check_ms, memory_order_relaxed);
-	if (!atomic_load_explicit(&srv->auto_loops, memory_order_relaxed) || now < due ||
-	    !atomic_compare_exchange_strong(&srv->cpu_check_ms, &due, now + CPU_CHECK_MS))
+	if (now < due || !atomic_compare_exchange_strong(&srv->cpu_check_ms, &due, now + CPU_CHECK_MS))
 		return;
-	unsigned cpus = usable_cpus(), want = cpus < srv->n_loops ? cpus : srv->n_loops;
+	struct cpu_budget b;
+	cpu_budget_read(&b);
 	pthread_mutex_lock(&srv->steer_mu);
-	unsigned was = atomic_load(&srv->active);
-	if (want != was) {
-		int rc = steer(srv, want);
-		if (rc == 0) {
-			atomic_store(&srv->active, want);
-			metrics_tftp_loops(want);
-			log_info("tftp: %u usable CPU%s: new requests go to %u of %u loops", cpus, cpus == 1 ? "" : "s",
-			         want, srv->n_loops);
-		} else {
-			atomic_store(&srv->auto_loops, 0); /* no steering on this kernel: keep every loop at work */
-			log_warn("tftp: cannot steer requests to %u of %u loops (%s); all loops stay at work", want,
-			         srv->n_loops, strerror(-rc));
-		}
-	}
+	apply_budget(srv, &b);
 	pthread_mutex_unlock(&srv->steer_mu);
 }
 
@@ -911,7 +953,7 @@ int tftp_server_open(const struct listen_spec *l, unsigned threads, struct tftp_
 	*out = NULL;
 	int auto_loops = threads == 0;
 	if (auto_loops)
-		threads = usable_cpus();
+		threads = online_cpus(); /* steered down to the usable ones below, so that they can grow back */
 	if (threads > TFTP_MAX_LOOPS)
 		threads = TFTP_MAX_LOOPS;
 	struct tftp_server *s = calloc(1, sizeof *s);
@@ -924,6 +966,7 @@ int tftp_server_open(const struct listen_spec *l, unsigned threads, struct tftp_
 	atomic_init(&s->auto_loops, auto_loops && threads > 1);
 	atomic_init(&s->active, threads);
 	atomic_init(&s->cpu_check_ms, 0);
+	atomic_init(&s->quota_binds, 0);
 	pthread_mutex_init(&s->cmu, NULL);
 	pthread_mutex_init(&s->steer_mu, NULL);
 	metrics_tftp_loops(threads);
@@ -961,6 +1004,11 @@ int tftp_server_open(const struct listen_spec *l, unsigned threads, struct tftp_
 			ls.port = (uint16_t)s->port;
 		}
 	}
+	struct cpu_budget b;
+	cpu_budget_read(&b);
+	pthread_mutex_lock(&s->steer_mu);
+	apply_budget(s, &b);
+	pthread_mutex_unlock(&s->steer_mu);
 	raise_nofile();
 	*out = s;
 	return 0;

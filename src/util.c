@@ -2,7 +2,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,14 +240,4 @@ int mkdir_p(const char *path, unsigned mode)
 	if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
 		return -errno;
 	return 0;
-}
-
-unsigned usable_cpus(void)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-		return (unsigned)CPU_COUNT(&set);
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
 }

@@ -65,10 +65,6 @@ int mkdir_p(const char *path, unsigned mode);
 int str_ends_with(const char *s, const char *suffix);
 int str_starts_with(const char *s, const char *prefix);
 
-/* CPUs the calling thread may run on: its affinity mask, which taskset, systemd's CPUAffinity= and a container's
- * cpuset all narrow (CPU quotas do not show here). The online CPU count if the mask cannot be read; at least 1. */
-unsigned usable_cpus(void);
-
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cpus.h"
 #include "itest.h"
 #include "testutil.h"
 #include "util.h"
@@ -1109,6 +1110,154 @@ START_TEST(test_loops_follow_cpus)
 }
 END_TEST
 
+/* TFTPThreads auto starts a loop per online CPU even when the process may use fewer, so the loops can grow back:
+ * a server started on one CPU sends new requests to one loop, and to both once its threads may use two. */
+START_TEST(test_loops_grow)
+{
+	cpu_set_t mine, one;
+	ck_assert_int_eq(sched_getaffinity(0, sizeof mine, &mine), 0);
+	if (!CPU_ISSET(0, &mine) || !CPU_ISSET(1, &mine))
+		return; /* needs CPUs 0 and 1 */
+	ck_assert_int_eq(itest_stop(&srv), 0);
+	ck_assert_int_eq(truncate(srv.log, 0), 0);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0); /* the server inherits it */
+	int rc = itest_start(&srv, 1, 1, NULL);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof mine, &mine), 0);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(itest_metric(&srv, "autopxe_tftp_loops"), 1);
+	ck_assert(itest_log_wait(&srv, "tftp: 1 usable CPU: new requests go to 1 of ", 2000));
+	pin_server(2);
+	ck_assert_msg(wait_loops(2) == 0, "autopxe_tftp_loops stayed at %lld with two CPUs",
+	              itest_metric(&srv, "autopxe_tftp_loops"));
+	ck_assert(itest_log_wait(&srv, "tftp: 2 usable CPUs: new requests go to 2 of ", 2000));
+}
+END_TEST
+
+/* A cgroup of our own for the server, under the cpu controller's hierarchy (v1 or v2). */
+struct quota_cg {
+	struct cg_mount m;
+	char dir[1200];
+};
+
+static int write_text(const char *dir, const char *file, const char *text)
+{
+	char p[1300];
+	snprintf(p, sizeof p, "%s/%s", dir, file);
+	FILE *f = fopen(p, "w");
+	if (!f)
+		return -1;
+	int ok = fputs(text, f) >= 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* 0, or -1 (with the reason in why) when this machine gives us no cgroup with a CPU quota to set. */
+static int quota_cg_make(struct quota_cg *q, char *why, size_t whylen)
+{
+	size_t size = 1 << 16;
+	char *mi = malloc(size);
+	ck_assert_ptr_nonnull(mi);
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	size_t n = f ? fread(mi, 1, size - 1, f) : 0;
+	if (f)
+		fclose(f);
+	mi[n] = '\0';
+	int rc = cpus_mount_find(mi, &q->m);
+	free(mi);
+	if (geteuid() != 0 || rc != 0) {
+		snprintf(why, whylen, "%s", geteuid() != 0 ? "not root" : "no cpu controller mounted");
+		return -1;
+	}
+	if (!q->m.v1 && write_text(q->m.point, "cgroup.subtree_control", "+cpu\n") != 0) {
+		snprintf(why, whylen, "cannot enable the cpu controller under %s: %s", q->m.point, strerror(errno));
+		return -1;
+	}
+	snprintf(q->dir, sizeof q->dir, "%s/autopxe-it-%d", q->m.point, (int)getpid());
+	if (mkdir(q->dir, 0755) != 0 && errno != EEXIST) {
+		snprintf(why, whylen, "mkdir %s: %s", q->dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Set the quota in milli-CPUs (0: none) of the cgroup. */
+static void quota_cg_set(const struct quota_cg *q, unsigned milli)
+{
+	char t[64];
+	if (q->m.v1) {
+		ck_assert_int_eq(write_text(q->dir, "cpu.cfs_period_us", "100000\n"), 0);
+		snprintf(t, sizeof t, milli ? "%u\n" : "-1\n", milli * 100u);
+		ck_assert_int_eq(write_text(q->dir, "cpu.cfs_quota_us", t), 0);
+	} else {
+		if (milli)
+			snprintf(t, sizeof t, "%u 100000\n", milli * 100u);
+		else
+			snprintf(t, sizeof t, "max 100000\n");
+		ck_assert_int_eq(write_text(q->dir, "cpu.max", t), 0);
+	}
+}
+
+/* Move process pid into the cgroup (into = 1) or back to the hierarchy's root. */
+static int quota_cg_move(const struct quota_cg *q, pid_t pid, int into)
+{
+	char t[32];
+	snprintf(t, sizeof t, "%d\n", (int)pid);
+	return write_text(into ? q->dir : q->m.point, "cgroup.procs", t);
+}
+
+/* A CPU quota (docker run --cpus, systemd CPUQuota=) is followed like the affinity mask: with half a CPU, new
+ * requests go to one loop and busy-poll is off (a poll would spend the quota); without it, both come back. */
+START_TEST(test_loops_follow_quota)
+{
+	cpu_set_t set;
+	ck_assert_int_eq(sched_getaffinity(srv.pid, sizeof set, &set), 0);
+	if (CPU_COUNT(&set) < 2)
+		return; /* one loop: nothing to follow */
+	struct quota_cg q;
+	char why[2600];
+	if (quota_cg_make(&q, why, sizeof why) != 0) {
+		fprintf(stderr, "test_loops_follow_quota: not run: %s\n", why);
+		return;
+	}
+	/* TFTPBusyPoll 1000: without the quota this loopback download is caught polling (test_busy_poll) */
+	ck_assert_int_eq(itest_stop(&srv), 0);
+	ck_assert_int_eq(truncate(srv.log, 0), 0);
+	write_config("TFTPMaxPerClient: 1000\nTFTPBusyPoll: 1000\n");
+	ck_assert_int_eq(itest_start(&srv, 1, 1, NULL), 0);
+	quota_cg_set(&q, 500);
+	ck_assert_int_eq(quota_cg_move(&q, srv.pid, 1), 0);
+	int ok = wait_loops(1) == 0;
+	long long caught0 = itest_metric(&srv, "autopxe_tftp_busy_polls_total{result=\"caught\"}");
+	char out[400];
+	out_path("quota", out, sizeof out);
+	int got = curl_get("mb.bin", out, "--tftp-blksize 1468");
+	long long caught1 = itest_metric(&srv, "autopxe_tftp_busy_polls_total{result=\"caught\"}");
+	quota_cg_set(&q, 0);
+	int back = wait_loops(2) == 0;
+	long long caught2 = itest_metric(&srv, "autopxe_tftp_busy_polls_total{result=\"caught\"}");
+	int got2 = curl_get("mb.bin", out, "--tftp-blksize 1468");
+	long long caught3 = itest_metric(&srv, "autopxe_tftp_busy_polls_total{result=\"caught\"}");
+	/* out of the cgroup before any assertion, so that it can go */
+	ck_assert_int_eq(quota_cg_move(&q, srv.pid, 0), 0);
+	ck_assert_msg(rmdir(q.dir) == 0, "rmdir %s: %s", q.dir, strerror(errno));
+	ck_assert_msg(ok, "autopxe_tftp_loops stayed at 2 under a quota of 0.5 CPU");
+	ck_assert(itest_log_wait(&srv, "tftp: busy-poll off under the CPU quota (2 CPUs in the affinity mask, "
+	                               "cgroup CPU quota 0.50)", 2000));
+	ck_assert(itest_log_wait(&srv, "tftp: 1 usable CPU: new requests go to 1 of 2 loops (2 CPUs in the "
+	                               "affinity mask, cgroup CPU quota 0.50)", 2000));
+	ck_assert_int_eq(got, 0);
+	assert_same_file(out, "mb.bin");
+	ck_assert_msg(caught1 == caught0, "busy-poll caught %lld ACKs under the quota", caught1 - caught0);
+	ck_assert_msg(back, "autopxe_tftp_loops stayed at %lld without the quota",
+	              itest_metric(&srv, "autopxe_tftp_loops"));
+	ck_assert(itest_log_wait(&srv, "tftp: no CPU quota binds: busy-poll as configured", 2000));
+	ck_assert_int_eq(got2, 0);
+	ck_assert_msg(caught3 - caught2 > 100, "busy-poll caught %lld ACKs of 682 once the quota was gone",
+	              caught3 - caught2);
+}
+END_TEST
+
 /* Dual stack: [::]:port serves IPv4 and IPv6 clients, each answered from the address it asked. */
 START_TEST(test_ipv6_dual_stack)
 {
@@ -1185,6 +1334,8 @@ Suite *tftp_it_suite(void)
 	tcase_add_test(tc, test_vanishing_client);
 	tcase_add_test(tc, test_adaptive_timeout);
 	tcase_add_test(tc, test_loops_follow_cpus);
+	tcase_add_test(tc, test_loops_grow);
+	tcase_add_test(tc, test_loops_follow_quota);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("busy_poll"); /* the test starts its own two servers */
