@@ -8,7 +8,7 @@
 #
 # Env:
 #   BENCH_QUICK=1   a smoke run of the whole table (about 3 minutes on 2 cores): tftp's single rows once each and
-#                   only its "50 x ... pinned" parallel row, http with 2 s wrk runs, storm at 200 nodes without the
+#                   only its "50 x ... pinned" parallel rows and the quota row, http with 2 s wrk runs, storm at 200 nodes without the
 #                   baseline, scan at 1,005 releases, iso as always. The figures are rough; verdicts are printed
 #                   but a missed target never fails a quick run (tests/bench_smoke.sh, make bench-smoke).
 #   BENCH_SUMMARY   the file the scripts append their rows to (tab-separated: group, row, autopxe, peer_name,

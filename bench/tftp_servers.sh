@@ -25,4 +25,7 @@ tftp_start() {
 		"$4" --config "$1/config$2.yaml" --tftp-listen "127.0.0.1:$3" --http-listen off serve 2>"$1/log$2" &
 		;;
 	esac
+	# TFTP_CGROUP: a cgroup directory (v1 cpu or v2) to run the server in, e.g. one with a CPU quota; the server has
+	# not bound its port yet, and its transfers (tftpd-hpa's children) stay there
+	[ -z "${TFTP_CGROUP:-}" ] || echo "$!" >"$TFTP_CGROUP/cgroup.procs"
 }
