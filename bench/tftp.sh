@@ -41,6 +41,8 @@
 # under a quota (docs/tftp.md, "CPUs and quotas"), so it runs the same sleeping path as the peers, which never poll:
 # target >= 0.95, at parity within the noise (polling there, as before, autopxe
 # was at 0.77x tftpd-hpa and 0.84x dnsmasq in bench/ab_tftp.sh with TFTP_CGROUP).
+# The pinned curl rows also print how busy the clients' CPUs were (/proc/stat, the lowest round of each server), a
+# row of their own in the final table: at ~100% for every server those rows measure the clients, not the servers.
 # BENCH_QUICK=1 (bench/run.sh's smoke mode): BENCH_RUNS defaults to 1 and BENCH_CASES to "single pinned50 load50
 # quota".
 # BENCH_SUMMARY: a file to append this run's rows to, for bench/run.sh's final table (bench/summary.sh): every row
@@ -215,6 +217,17 @@ single_once() {
 	rm -f "$out"
 }
 
+# client_ticks: "busy total" jiffies of CPUs 1.. (where the pinned rows' clients run), from /proc/stat
+client_ticks() {
+	awk '/^cpu[0-9]+ / && $1 != "cpu0" { t = 0; for (i = 2; i <= NF; i++) t += $i; b += t - $5 - $6; a += t }
+		END { print b, a }' /proc/stat
+}
+# busy_pct "B0 T0" "B1 T1": busy % between two client_ticks
+busy_pct() {
+	awk -v x="$1" -v y="$2" 'BEGIN { split(x, a, " "); split(y, b, " "); d = b[2] - a[2]
+		printf "%.0f", (d > 0 ? 100 * (b[1] - a[1]) / d : 0) }'
+}
+
 # parallel_once NAME PORT N [nice|pinned|load] SERVER: N concurrent curl downloads of par.bin; aggregate MB/s, or
 # FAILED:k. load: the N downloads from bench/tftp_load, the one-process client, with the server pinned as above.
 parallel_once() {
@@ -234,6 +247,7 @@ parallel_once() {
 	esac
 	rm -rf "$dl/par"
 	mkdir -p "$dl/par"
+	[ "${4:-}" != pinned ] || k0=$(client_ticks)
 	t0=$(now)
 	i=0
 	cpids=
@@ -246,7 +260,11 @@ parallel_once() {
 		wait "$j" || true
 	done
 	t1=$(now)
-	[ "${4:-}" != pinned ] || pin "$5" "0-$((ncpu - 1))"
+	if [ "${4:-}" = pinned ]; then
+		pin "$5" "0-$((ncpu - 1))"
+		k1=$(client_ticks)
+		echo "$c|${1}|$(busy_pct "$k0" "$k1")" >>"$tmp/clientcpu"
+	fi
 	prefix=
 	bad=0
 	[ -e "$dl/par/failed" ] && bad=$(wc -l <"$dl/par/failed")
@@ -457,6 +475,20 @@ if [ -x "$LIMIT" ] && grep -q '^atftp 64MiB blksize 1468 window\|^curl 64MiB' "$
 		awk -v k="$k" -v a="$a" -v l="$best" 'BEGIN { printf "%-38s %10s %10s %11.2fx\n", k, a, l, (l > 0 ? (a + 0) / l : 0) }'
 	done
 fi
+# ---- how busy the clients' CPUs were in the pinned curl rows: at ~100% for every server, those rows measure the
+# clients (50 or 200 curl processes on the CPUs left to them), and the servers can only tie (docs/performance.md)
+: >>"$tmp/clientcpu"
+if [ -s "$tmp/clientcpu" ]; then
+	echo
+	cl="CPU 1"
+	[ "$ncpu" -le 2 ] || cl="CPUs 1-$((ncpu - 1))"
+	echo "the clients' $cl busy in the pinned curl rows (/proc/stat), lowest round per server:"
+	awk -F'|' '{ k = $1 SUBSEP $2; if (!(k in lo) || $3 + 0 < lo[k]) lo[k] = $3 + 0
+		if (!($1 in seen)) { order[++n] = $1; seen[$1] = 1 } if (!($2 in sv)) { names[++m] = $2; sv[$2] = 1 } }
+		END { for (c = 1; c <= n; c++) { printf "  %-36s", order[c]
+			for (j = 1; j <= m; j++) printf " %s %d%%", names[j], lo[order[c], names[j]]; printf "\n" } }' \
+		"$tmp/clientcpu"
+fi
 printf 'failed transfers:'
 for s in $all; do
 	printf ' %s %s' "${s%%:*}" "$(grep -cx "${s%%:*}" "$fails" || true)"
@@ -494,6 +526,17 @@ awk -F'|' -v servers="$all" -v pre="$pre" -v runs="$RUNS" -v build="$BUILD" '
 	}' "$tmp/words" "$tmp/limits" "$results" | while IFS='|' read -r row a pn pv r t cmd; do
 	summary_row tftp "$row" "$a" "$pn" "$pv" "$r" "$t" "$cmd"
 done
+awk -F'|' -v pre="$pre" -v build="$BUILD" '
+	FILENAME ~ /words$/ { word[$1] = $2; next }
+	FILENAME ~ /results$/ { r = $3; sub(/[*]$/, "", r); if ($2 != "autopxe" && r + 0 > best[$1]) { best[$1] = r + 0; bp[$1] = $2 }; next }
+	{ k = $1 SUBSEP $2; if (!(k in lo) || $3 + 0 < lo[k]) lo[k] = $3 + 0; if (!($1 in seen)) { order[++n] = $1; seen[$1] = 1 } }
+	END { for (c = 1; c <= n; c++) { k = order[c]; p = bp[k]
+		printf "%s: clients busy, lowest round (%%)|%d|%s|%s|%s|-|%s\n", k, lo[k, "autopxe"], (p == "" ? "-" : p),
+		    (p == "" ? "-" : lo[k, p]), (p == "" || lo[k, p] == 0 ? "-" : sprintf("%.2f", lo[k, "autopxe"] / lo[k, p])),
+		    pre "BENCH_CASES=" word[k] " bench/tftp.sh " build } }' "$tmp/words" "$results" "$tmp/clientcpu" |
+	while IFS='|' read -r row a pn pv r t cmd; do
+		summary_row tftp "$row" "$a" "$pn" "$pv" "$r" "$t" "$cmd"
+	done
 summary_row tftp "failed transfers (autopxe)" "$(grep -cx autopxe "$fails" || true)" - - - "=0" \
 	"${pre}BENCH_CASES='$cases' BENCH_RUNS=$RUNS bench/tftp.sh $BUILD"
 ! grep -qx autopxe "$fails"
